@@ -1,0 +1,41 @@
+# Quick start: `make demo` builds a benchmark from the bundled pool; `make test` runs the tests.
+# Both install what they need first: espeak-ng and ffmpeg (apt) and the package in .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_REQUIREMENT ?= Evaluate whether a model can recognise shapes and read clocks in images, draw entailment conclusions from everyday statements, and follow spoken dialogues with background noise at 10 dB SNR
+DEMO_OUT ?= runs/demo
+
+.PHONY: deps install demo test dev bench clean
+
+deps:
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng ffmpeg)
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  (echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: deps $(BIN)/.installed
+
+demo: install
+	rm -rf $(DEMO_OUT)
+	$(BIN)/benchagent build "$(DEMO_REQUIREMENT)" --size 24 --out $(DEMO_OUT)
+	@echo "items: $(DEMO_OUT)/items.jsonl  card: $(DEMO_OUT)/README.md"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+dev: install
+	$(BIN)/langgraph dev --host 127.0.0.1
+
+bench: install
+	$(BIN)/python scripts/bench_media.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .langgraph_api

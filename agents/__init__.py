@@ -1,0 +1,1 @@
+"""One module per agent: its node functions and its deciders (offline rules now, LLM next)."""

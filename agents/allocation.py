@@ -1,0 +1,99 @@
+"""Allocation agent: propose quotas, diagnose why they are infeasible, adjust within the grounded
+candidates, or send the design back upstream when the data cannot cover the requested size."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.llm import LLMFactory, choose
+from agents.resources import pool_path, store_for
+from state.context import Context
+from state.graph_state import BuildState, QuotaProgress
+from state.models import Allocation, BenchmarkSpec, Grounding
+from tools import allocation as solver
+from tools.run_store import SPEC
+
+
+class Allocator(Protocol):
+    def propose(self, total: int, subtasks: list[str], groundings: list[Grounding]) -> Allocation: ...
+
+    def diagnose(self, alloc: Allocation, groundings: list[Grounding]) -> list[str]: ...
+
+    def adjust(self, alloc: Allocation, groundings: list[Grounding]) -> Allocation: ...
+
+
+class OfflineAllocator:
+    """The deterministic solver in tools.allocation."""
+
+    propose = staticmethod(solver.propose)
+    diagnose = staticmethod(solver.diagnose)
+    adjust = staticmethod(solver.adjust)
+
+
+def _allocator(ctx: Context, get_llm: LLMFactory | None) -> Allocator:
+    return choose(ctx, OfflineAllocator, None, get_llm, "allocation")
+
+
+def make_allocate_node(get_llm: LLMFactory | None = None):
+    def allocate(state: BuildState, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        alloc = _allocator(ctx, get_llm).propose(ctx.size, [s.id for s in state["subtasks"]], state["groundings"])
+        return {"allocation": alloc, "adjust_rounds": 0,
+                "events": [f"allocate: {[(q.grounding, q.target) for q in alloc.quotas]}"]}
+
+    return allocate
+
+
+def make_diagnose_node(get_llm: LLMFactory | None = None):
+    def diagnose(state: BuildState, runtime: Runtime[Context]) -> Command[
+        Literal["orchestrator", "adjust", "design", "assemble"]
+    ]:
+        ctx = runtime.context or Context()
+        alloc, groundings = state["allocation"], state["groundings"]
+        problems = _allocator(ctx, get_llm).diagnose(alloc, groundings)
+        if not problems:
+            spec = BenchmarkSpec(
+                requirement=state["requirement"], subtasks=state["subtasks"], groundings=groundings,
+                allocation=alloc, seed=ctx.seed, decider=ctx.llm, pool=str(pool_path(ctx)),
+            )
+            store = store_for(state["run_dir"])
+            store.write(SPEC, spec.model_dump(mode="json"))
+            done = store.accepted_by_grounding()
+            progress = {
+                q.grounding: QuotaProgress(accepted=done.get(q.grounding, 0), drawn=0, rejected=0, exhausted=False)
+                for q in alloc.quotas
+            }
+            return Command(goto="orchestrator", update={
+                "progress": progress, "diagnosis": [], "events": ["diagnose: feasible"],
+            })
+        rounds = state.get("adjust_rounds", 0)
+        available = solver.capacity(groundings)
+        if rounds < ctx.max_adjust_rounds and available >= alloc.total:
+            return Command(goto="adjust", update={"diagnosis": problems,
+                                                  "events": [f"diagnose: infeasible, adjusting: {problems}"]})
+        shortfall = max(alloc.total - available, 1)
+        why = (f"the grounded datasets can yield about {available} items, {alloc.total} were asked; "
+               f"ask for --size {available} or fewer, or add datasets"
+               if available < alloc.total else f"still infeasible after {rounds} adjustments: {problems}")
+        update = {"diagnosis": problems, "shortfall": shortfall, "rejected_subtasks": {},
+                  "design_feedback": [why], "events": [f"diagnose: nothing admissible, back to design: {why}"]}
+        if state.get("design_rounds", 0) >= ctx.max_design_rounds:
+            message = f"allocation failed: {why}"
+            return Command(goto="assemble", update={**update, "status": "failed", "message": message})
+        return Command(goto="design", update=update)
+
+    return diagnose
+
+
+def make_adjust_node(get_llm: LLMFactory | None = None):
+    def adjust(state: BuildState, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        alloc = _allocator(ctx, get_llm).adjust(state["allocation"], state["groundings"])
+        rounds = state.get("adjust_rounds", 0) + 1
+        return {"allocation": alloc, "adjust_rounds": rounds,
+                "events": [f"adjust: round {rounds}: {[(q.grounding, q.target) for q in alloc.quotas]}"]}
+
+    return adjust

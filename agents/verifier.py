@@ -1,0 +1,171 @@
+"""Verifier: checks every drafted item for structure, answer correctness against the source, and the
+media it ships (decodes, not blank, measured SNR, distinct voices); accepts, repairs or discards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.llm import LLMFactory, choose
+from agents.resources import pool_for, store_for
+from state.context import Context
+from state.graph_state import BuildState, QuotaProgress
+from state.models import Check, Item, Row, Verdict
+from tools.pool import Pool
+from tools.run_store import RunStore
+from tools.text import LETTERS, norm
+from tools.transforms import NLI_LABELS
+
+SNR_TOLERANCE_DB = 0.5
+MIN_PITCH_GAP_HZ = 10.0
+# Checks whose failure a fresh draw of the same step can fix (new distractors, new render).
+REPAIRABLE = {"choices_unique"}
+
+
+class Verifier(Protocol):
+    def verify(self, item: Item, row: Row, store: RunStore, pool: Pool) -> Verdict: ...
+
+
+def expected_answers(row: Row) -> set[str]:
+    """What the source says the answer is, in canonical form."""
+    answer = row.values.get("answer")
+    options = row.values.get("options")
+    answers = answer if isinstance(answer, list) else [answer]
+    out = set()
+    for a in answers:
+        a = str(a).strip()
+        if isinstance(options, list) and len(a) == 1 and a.upper() in LETTERS[: len(options)]:
+            a = str(options[LETTERS.index(a.upper())])
+        out.add(norm(a))
+    aliases = {"entail": "entailment", "entails": "entailment", "contradict": "contradiction"}
+    return {aliases.get(a, a) for a in out}
+
+
+def _structure(item: Item) -> list[Check]:
+    checks = [Check(name="question", passed=len(item.question.split()) >= 3, detail=item.question[:80])]
+    if item.choices is None:
+        return checks + [Check(name="answer_present", passed=bool(item.answer_text.strip()))]
+    canon = [norm(c) for c in item.choices]
+    checks += [
+        Check(name="choices_count", passed=2 <= len(canon) <= len(LETTERS), detail=str(len(canon))),
+        Check(name="choices_unique", passed=len(set(canon)) == len(canon) and all(canon)),
+        Check(name="answer_letter", passed=item.answer in LETTERS[: len(canon)]
+              and canon[LETTERS.index(item.answer)] == norm(item.answer_text),
+              detail=f"{item.answer} -> {item.answer_text!r}"),
+    ]
+    return checks
+
+
+def _image_check(name: str, path: Path) -> Check:
+    from tools.probes import probe_image
+
+    p = probe_image(path)
+    ok = p.decodes and not p.blank and min(p.width, p.height) >= 16
+    return Check(name=name, passed=ok, detail=p.error or f"{p.width}x{p.height} blank={p.blank}")
+
+
+def _images(item: Item, root: Path, pool: Pool) -> list[Check]:
+    checks = [_image_check("image", root / rel) for rel in item.image]
+    if "source_image" in item.metadata and "perturbation" in item.metadata:
+        # Noise added to a blank picture is not blank: judge the signal before it was degraded.
+        checks.append(_image_check("source_image", pool.media_path(item.metadata["source_image"])))
+    return checks
+
+
+def _audio(item: Item, root: Path) -> list[Check]:
+    from tools.audio import estimate_pitch, measure_snr, read_wav
+    from tools.probes import probe_audio
+
+    checks = []
+    for rel in item.audio:
+        p = probe_audio(root / rel)
+        ok = p.decodes and p.duration_s >= 0.5 and p.clipped_fraction < 0.001
+        checks.append(Check(name="audio", passed=ok, detail=p.error or f"{p.duration_s:.2f}s clipped={p.clipped_fraction:.4f}"))
+        if not p.decodes:
+            continue
+        mixture, sr = read_wav(root / rel)
+        clean_rel = item.metadata.get("clean_audio")
+        clean = read_wav(root / clean_rel)[0] if clean_rel else mixture
+        if clean_rel and item.metadata.get("snr_db") is not None:
+            measured = measure_snr(clean, mixture)
+            wanted = float(item.metadata["snr_db"])
+            item.metadata["measured_snr_db"] = round(measured, 2)
+            checks.append(Check(name="snr", passed=abs(measured - wanted) <= SNR_TOLERANCE_DB,
+                                detail=f"measured {measured:.2f} dB, asked {wanted:.2f} dB"))
+        turns = item.metadata.get("turns", [])
+        if len({t["speaker"] for t in turns}) >= 2:
+            pitches = {}
+            for t in turns:
+                segment = clean[int(t["start"] * sr): int(t["end"] * sr)]
+                pitches.setdefault(t["speaker"], []).append(estimate_pitch(segment, sr))
+            medians = sorted(sorted(v)[len(v) // 2] for v in pitches.values())
+            gap = min(b - a for a, b in zip(medians, medians[1:]))
+            item.metadata["speaker_pitch_hz"] = {k: round(sorted(v)[len(v) // 2], 1) for k, v in pitches.items()}
+            checks.append(Check(name="distinct_voices", passed=len(set(item.metadata.get("voices", {}).values())) >= 2
+                                and gap >= MIN_PITCH_GAP_HZ, detail=f"closest speakers {gap:.1f} Hz apart"))
+    return checks
+
+
+class OfflineVerifier:
+    """Rule checks; semantic validity offline means the answer is the source's, the question is
+    well-formed, options are distinct, and the media really carries the signal the item claims."""
+
+    def verify(self, item: Item, row: Row, store: RunStore, pool: Pool) -> Verdict:
+        checks = _structure(item)
+        if row.values.get("answer") is not None and not isinstance(row.values.get("answer"), dict):
+            checks.append(Check(name="answer_matches_source", passed=norm(item.answer_text) in expected_answers(row),
+                                detail=f"{item.answer_text!r}"))
+        if item.plan.recipe == "entailment-mcq":
+            checks.append(Check(name="nli_label", passed=norm(item.answer_text) in NLI_LABELS))
+        checks += _images(item, store.root, pool) + _audio(item, store.root)
+        failed = [c for c in checks if not c.passed]
+        if not failed:
+            return Verdict(action="accept", checks=checks)
+        reason = "; ".join(f"{c.name} failed ({c.detail})" if c.detail else f"{c.name} failed" for c in failed)
+        action = "repair" if {c.name for c in failed} <= REPAIRABLE else "discard"
+        return Verdict(action=action, checks=checks, reason=reason)
+
+
+def _drop_media(item: Item, store: RunStore) -> None:
+    for rel in [*item.image, *item.audio, item.metadata.get("clean_audio")]:
+        if rel:
+            (store.root / rel).unlink(missing_ok=True)
+
+
+def make_verifier_node(get_llm: LLMFactory | None = None):
+    def verifier(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["executor", "orchestrator"]]:
+        ctx = runtime.context or Context()
+        store = store_for(state["run_dir"])
+        work, item = state["work"], state.get("draft")
+        progress = {k: QuotaProgress(**v) for k, v in state["progress"].items()}
+        prog = progress[work["grounding"]]
+        verdict = state.get("verdict")
+        if item is not None:
+            pool = pool_for(ctx)
+            decider: Verifier = choose(ctx, OfflineVerifier, None, get_llm, "verifier")
+            verdict = decider.verify(item, pool.row(item.source.dataset, item.source.sample_id), store, pool)
+        if verdict.action == "accept":
+            item.metadata["checks"] = [c.name for c in verdict.checks]
+            store.add_item(item)
+            prog["accepted"] += 1
+            runtime.stream_writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,
+                                   "accepted": prog["accepted"]})
+            return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None,
+                                                        "verdict": verdict})
+        if verdict.action == "repair" and work["repairs"] < ctx.max_repairs:
+            return Command(goto="executor", update={"work": {**work, "repairs": work["repairs"] + 1},
+                                                    "verdict": verdict})
+        if item is not None:
+            _drop_media(item, store)
+        store.add_rejection({"grounding": work["grounding"], "sample_id": work["sample_id"],
+                             "repairs": work["repairs"], "reason": verdict.reason,
+                             "failed": [c.name for c in verdict.failed]})
+        prog["rejected"] += 1
+        runtime.stream_writer({"event": "rejected", "grounding": work["grounding"], "reason": verdict.reason})
+        return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None,
+                                                    "verdict": verdict})
+
+    return verifier

@@ -1,0 +1,1 @@
+"""The application: graph wiring, the run lifecycle, and the command-line tool."""

@@ -1,0 +1,76 @@
+"""Wiring: the agent nodes, the three bounded loops as conditional edges, and compilation.
+
+    prepare -> design -> grounding -> allocate -> diagnose -> orchestrator -> executor -> verifier
+                 ^           |                     |  ^  |        ^   |                    |  |
+                 +-----------+ rejected            |  adjust      |   +--> assemble        |  |
+                 +---------------------------------+ no capacity  +------------------------+  |
+                                                       (replenish)     executor <-- repair ---+
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.allocation import make_adjust_node, make_allocate_node, make_diagnose_node
+from agents.design import make_design_node
+from agents.executor import executor
+from agents.grounding import make_grounding_node
+from agents.llm import LLMFactory
+from agents.orchestrator import make_orchestrator_node
+from agents.resources import store_for
+from agents.verifier import make_verifier_node
+from graph.lifecycle import assemble, prepare
+from state.context import Context
+from state.graph_state import BuildState, InputState, OutputState
+
+# Each sample takes three steps (orchestrator, executor, verifier) plus repairs; the state's own
+# counters bound every loop, this only stops a bug from spinning forever.
+RECURSION_LIMIT = 100_000
+
+
+def _timed(name: str, node: Callable) -> Callable:
+    """Record each node's wall time in the run's trace, for the summary's durations."""
+
+    @functools.wraps(node)
+    def wrapper(state, runtime):
+        start = time.perf_counter()
+        out = node(state, runtime)
+        run_dir = state.get("run_dir") or getattr(out, "update", None) and out.update.get("run_dir")
+        if run_dir:
+            store_for(run_dir).trace(name, time.perf_counter() - start)
+        return out
+
+    return wrapper
+
+
+def build_graph(*, checkpointer: BaseCheckpointSaver | None = None,
+                get_llm: LLMFactory | None = None) -> CompiledStateGraph:
+    """The benchmark-building graph. `get_llm(model_name)` builds chat models for the LLM deciders."""
+    nodes = {
+        "prepare": prepare,
+        "design": make_design_node(get_llm),
+        "grounding": make_grounding_node(get_llm),
+        "allocate": make_allocate_node(get_llm),
+        "diagnose": make_diagnose_node(get_llm),
+        "adjust": make_adjust_node(get_llm),
+        "orchestrator": make_orchestrator_node(get_llm),
+        "executor": executor,
+        "verifier": make_verifier_node(get_llm),
+        "assemble": assemble,
+    }
+    builder = StateGraph(BuildState, context_schema=Context, input_schema=InputState, output_schema=OutputState)
+    for name, node in nodes.items():
+        builder.add_node(name, _timed(name, node))
+    builder.add_edge(START, "prepare")
+    builder.add_edge("allocate", "diagnose")
+    builder.add_edge("adjust", "diagnose")
+    builder.add_edge("executor", "verifier")
+    builder.add_edge("assemble", END)
+    graph = builder.compile(checkpointer=checkpointer, name="benchmark_agent")
+    return graph.with_config(recursion_limit=RECURSION_LIMIT)

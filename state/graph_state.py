@@ -1,0 +1,58 @@
+"""The graph state: ids, counts and small models only. Items live on disk, never in state."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from state.models import Allocation, Grounding, Item, Subtask, Verdict
+
+Status = Literal["running", "done", "short", "failed"]
+
+
+class QuotaProgress(TypedDict):
+    """How far one quota got: the cursor into its dataset's candidate rows and the outcome counts."""
+
+    accepted: int
+    drawn: int
+    rejected: int
+    exhausted: bool
+
+
+class Work(TypedDict):
+    """The sample in flight: which quota it serves, which raw row, and its repair history."""
+
+    grounding: str
+    sample_id: str
+    repairs: int
+    overrides: dict[str, Any]
+
+
+class InputState(TypedDict):
+    requirement: str
+
+
+class OutputState(TypedDict):
+    status: NotRequired[Status]
+    message: NotRequired[str]
+    run_dir: NotRequired[str]
+    summary: NotRequired[dict[str, Any]]
+
+
+class BuildState(InputState, OutputState):
+    # Planner
+    subtasks: NotRequired[list[Subtask]]
+    design_rounds: NotRequired[int]
+    design_feedback: Annotated[list[str], operator.add]  # every reason a design was sent back
+    rejected_subtasks: NotRequired[dict[str, str]]
+    shortfall: NotRequired[int]
+    groundings: NotRequired[list[Grounding]]
+    allocation: NotRequired[Allocation]
+    diagnosis: NotRequired[list[str]]
+    adjust_rounds: NotRequired[int]
+    # Executor
+    progress: NotRequired[dict[str, QuotaProgress]]
+    work: NotRequired[Work | None]
+    draft: NotRequired[Item | None]
+    verdict: NotRequired[Verdict | None]
+    events: Annotated[list[str], operator.add]

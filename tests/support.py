@@ -1,0 +1,74 @@
+"""Shared test helpers: tiny pools written to tmp_path, and a graph run that keeps its full state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from graph.builder import build_graph
+from state.context import Context
+
+ROOT = Path(__file__).resolve().parents[1]
+GB_MINI = ROOT.parent / "shared" / "pools" / "general-bench-mini"
+needs_gb_mini = pytest.mark.skipif(not GB_MINI.is_dir(), reason=f"General-Bench mini pool absent at {GB_MINI}")
+
+
+def write_dataset(pool: Path, name: str, rows: list[dict[str, Any]], card: dict | None = None) -> Path:
+    folder = pool / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "data.jsonl", "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    if card:
+        (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    return folder
+
+
+def draw_image(path: Path, label: str, blank: bool = False) -> None:
+    """A 96x96 picture with the label's initial drawn on it (or a flat grey square)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.full((96, 96, 3), 128, np.uint8)
+    if not blank:
+        cv2.circle(img, (48, 48), 20 + len(label) % 15, (20, 200, 40), -1)
+        cv2.putText(img, label[:2], (30, 60), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+    cv2.imwrite(str(path), img)
+
+
+def mcq_rows(n: int, prefix: str = "q", bad: set[int] = frozenset()) -> list[dict[str, Any]]:
+    """Multiple-choice rows; rows in `bad` give an answer that is not among their options."""
+    return [{"id": f"{prefix}{i}", "question": f"Which number comes after {i} in counting?",
+             "options": [str(i + 1), str(i + 2), str(i + 3), str(i - 1)],
+             "answer": "none of these" if i in bad else "A"} for i in range(n)]
+
+
+def label_image_rows(folder: Path, n: int, labels: list[str], blank: set[int] = frozenset()) -> list[dict]:
+    rows = []
+    for i in range(n):
+        label = labels[i % len(labels)]
+        draw_image(folder / "images" / f"im{i}.png", label, blank=i in blank)
+        rows.append({"id": f"im{i}", "image": f"images/im{i}.png", "question": "What is shown?", "label": label})
+    return rows
+
+
+def run(requirement: str, pool: Path | str, out: Path, **ctx: Any) -> dict[str, Any]:
+    """Build with an in-memory checkpointer; return the final full state (not just the output)."""
+    graph = build_graph(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    graph.invoke({"requirement": requirement}, config, context=Context(pool=str(pool), out_dir=str(out), **ctx))
+    return graph.get_state(config).values
+
+
+def items(out: Path) -> list[dict[str, Any]]:
+    path = out / "items.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def rejections(out: Path) -> list[dict[str, Any]]:
+    path = out / "rejected.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -1,0 +1,137 @@
+"""Each of the graph's three loops takes its back edge and stops at its bound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.runtime import Runtime
+
+from agents.verifier import make_verifier_node
+from state.context import Context
+from state.models import Item, Source, TransformPlan
+from support import items, label_image_rows, mcq_rows, rejections, run, write_dataset
+
+NLI = [("A man is sleeping on a sofa.", "Someone is resting.", "entailment"),
+       ("A girl rides a red bicycle.", "The girl is walking.", "contradiction"),
+       ("Two dogs play in the park.", "The dogs belong to a family.", "neutral")]
+
+
+def _nli_rows(n: int) -> list[dict]:
+    return [{"id": f"n{i}", "premise": f"{NLI[i % 3][0]} (case {i})", "hypothesis": NLI[i % 3][1],
+             "label": NLI[i % 3][2]} for i in range(n)]
+
+
+def _events(state: dict, prefix: str) -> list[str]:
+    return [e for e in state["events"] if e.startswith(prefix)]
+
+
+def test_grounding_rejects_design_which_revises_then_succeeds(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(12))
+    state = run("answer open-ended short questions", pool, tmp_path / "out", size=4)
+    # Open QA cannot use letter answers, so grounding sends the design back; the reviser swaps to text MCQ.
+    assert _events(state, "grounding: rejected") == ["grounding: rejected ['text-open-qa']"]
+    assert state["design_rounds"] == 2
+    assert [s.recipe for s in state["subtasks"]] == ["text-mcq"]
+    assert state["status"] == "done" and len(items(tmp_path / "out")) == 4
+
+
+def test_design_grounding_loop_stops_at_its_bound(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(12))
+    state = run("recognise bird species in photos", pool, tmp_path / "out", size=4, max_design_rounds=2)
+    assert state["status"] == "failed"
+    assert state["design_rounds"] == 2
+    assert len(_events(state, "grounding: rejected")) == 2
+    assert "after 2 design rounds" in state["message"] and "image" in state["message"]
+    assert items(tmp_path / "out") == []
+
+
+def _two_subtask_pool(tmp_path: Path) -> Path:
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(4))  # capacity 4 rows -> about 3 items
+    write_dataset(pool, "everyday-nli", _nli_rows(20))
+    return pool
+
+
+REQ = "answer multiple choice questions and draw entailment conclusions"
+
+
+def test_infeasible_allocation_is_diagnosed_and_adjusted(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    state = run(REQ, _two_subtask_pool(tmp_path), out, size=10)
+    assert len(_events(state, "diagnose: infeasible")) == 1 and state["adjust_rounds"] == 1
+    quotas = {q.subtask: q.target for q in state["allocation"].quotas}
+    assert quotas == {"text-mcq": 3, "entailment-mcq": 7}
+    built = items(out)
+    assert len(built) == 10 and len({i["id"] for i in built}) == 10
+    assert sum(i["subtask"] == "text-mcq" for i in built) == 3
+
+
+def test_allocation_loop_stops_at_its_bound_and_goes_upstream(tmp_path: Path) -> None:
+    state = run(REQ, _two_subtask_pool(tmp_path), tmp_path / "out", size=10, max_adjust_rounds=0,
+                max_design_rounds=2)
+    assert _events(state, "adjust:") == []
+    assert len(_events(state, "diagnose: nothing admissible, back to design")) >= 1
+    assert state["status"] == "failed"
+
+
+def test_allocation_beyond_capacity_fails_with_the_capacity_named(tmp_path: Path) -> None:
+    state = run(REQ, _two_subtask_pool(tmp_path), tmp_path / "out", size=40, max_design_rounds=2)
+    assert state["status"] == "failed"
+    assert "can yield about 21 items, 40 were asked" in state["message"]
+    assert "--size 21" in state["message"]
+
+
+def test_failed_samples_are_replenished_until_the_quota_is_met(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    blank = {0, 2, 3, 5, 7, 11}
+    folder = pool / "objects"
+    write_dataset(pool, "objects", label_image_rows(folder, 16, ["cat", "dog", "bird", "fish"], blank=blank))
+    out = tmp_path / "out"
+    state = run("recognise objects in images", pool, out, size=8)
+    built, rejected = items(out), rejections(out)
+    assert state["status"] == "done" and len(built) == 8
+    assert rejected, "some blank images must have been drawn and discarded"
+    assert all("image failed" in r["reason"] and "blank=True" in r["reason"] for r in rejected)
+    assert {r["sample_id"] for r in rejected} <= {f"im{i}" for i in blank}
+    assert not {i["source"]["sample_id"] for i in built} & {f"im{i}" for i in blank}
+    assert state["progress"]["image-label-mcq@objects"]["drawn"] == 8 + len(rejected)
+    # discarded samples leave no media behind
+    assert len(list((out / "media").iterdir())) == 8
+
+
+def test_replenishment_stops_at_its_draw_budget(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    folder = pool / "objects"
+    write_dataset(pool, "objects", label_image_rows(folder, 12, ["cat", "dog", "bird", "fish"], blank=set(range(12))))
+    out = tmp_path / "out"
+    state = run("recognise objects in images", pool, out, size=4, attempts_per_item=1.5)
+    assert state["status"] == "short"
+    assert len(rejections(out)) == 6 and items(out) == []  # ceil(1.5 * 4) draws, then it stops
+    assert "ran out" in state["message"] and "image-label-mcq (0/4)" in state["message"]
+
+
+def _dup_item(run_dir: Path) -> Item:
+    plan = TransformPlan(recipe="text-mcq", dataset="counting-mcq")
+    return Item(id="x", subtask="text-mcq", question="Which number comes after 1 in counting?",
+                choices=["2", "2", "3", "0"], answer="A", answer_text="2", modality="text",
+                source=Source(dataset="counting-mcq", sample_id="q1"), plan=plan)
+
+
+def test_verifier_repairs_a_repairable_item_then_discards_at_the_bound(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(4))
+    out = tmp_path / "out"
+    ctx = Context(pool=str(pool), out_dir=str(out), max_repairs=1)
+    node = make_verifier_node()
+    runtime = Runtime(context=ctx, stream_writer=lambda _: None)
+    state = {"run_dir": str(out), "draft": _dup_item(out), "verdict": None,
+             "work": {"grounding": "text-mcq@counting-mcq", "sample_id": "q1", "repairs": 0, "overrides": {}},
+             "progress": {"text-mcq@counting-mcq": {"accepted": 0, "drawn": 1, "rejected": 0, "exhausted": False}}}
+    first = node(state, runtime)
+    assert first.goto == "executor" and first.update["work"]["repairs"] == 1
+    assert first.update["verdict"].failed[0].name == "choices_unique"
+    second = node({**state, "work": first.update["work"]}, runtime)
+    assert second.goto == "orchestrator" and second.update["progress"]["text-mcq@counting-mcq"]["rejected"] == 1
+    assert rejections(out)[0]["repairs"] == 1 and "choices_unique" in rejections(out)[0]["failed"]

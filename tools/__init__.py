@@ -1,0 +1,1 @@
+"""Everything an agent calls that is not a decision: the pool, transformation tools, media probes."""

@@ -1,0 +1,141 @@
+"""The run directory: accepted items, rejections, spec and summary, written so a crash loses nothing.
+
+items.jsonl is append-only and fsynced per line; an item id already on disk is never written twice,
+which makes re-running a node after a kill (checkpoint older than the last write) harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from state.models import Item
+
+ITEMS = "items.jsonl"
+REJECTED = "rejected.jsonl"
+TRACE = "trace.jsonl"
+SPEC = "spec.json"
+SUMMARY = "summary.json"
+RUN = "run.json"
+MEDIA = "media"
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name-safe slug: dataset or model text never becomes a path component as is."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:limit]
+    return slug or "x"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write-then-rename so readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False, default=_jsonable)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL file, dropping a torn last line left by a kill mid-write."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class RunStore:
+    """Reads and writes one run directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self.media = self.root / MEDIA
+        self.media.mkdir(parents=True, exist_ok=True)
+        self._ids: set[str] | None = None  # accepted ids, read from disk once per store
+        self._sources: set[tuple[str, str]] = set()
+
+    # items
+    def items(self) -> list[dict[str, Any]]:
+        return _read_lines(self.root / ITEMS)
+
+    def accepted_ids(self) -> set[str]:
+        if self._ids is None:
+            items = self.items()
+            self._ids = {r["id"] for r in items}
+            self._sources = {(r["source"]["dataset"], r["source"]["sample_id"]) for r in items}
+        return self._ids
+
+    def used_sources(self) -> set[tuple[str, str]]:
+        """(dataset, sample id) pairs some accepted item was made from."""
+        self.accepted_ids()
+        return self._sources
+
+    def accepted_by_grounding(self) -> Counter[str]:
+        return Counter(r.get("metadata", {}).get("grounding", "") for r in self.items())
+
+    def add_item(self, item: Item) -> bool:
+        """Append an accepted item; False when that id is already on disk."""
+        if item.id in self.accepted_ids():
+            return False
+        _append_line(self.root / ITEMS, item.model_dump(mode="json"))
+        self.accepted_ids().add(item.id)
+        self._sources.add((item.source.dataset, item.source.sample_id))
+        return True
+
+    def add_rejection(self, record: dict[str, Any]) -> None:
+        _append_line(self.root / REJECTED, record)
+
+    def rejections(self) -> list[dict[str, Any]]:
+        return _read_lines(self.root / REJECTED)
+
+    # run bookkeeping
+    def trace(self, node: str, seconds: float) -> None:
+        _append_line(self.root / TRACE, {"node": node, "seconds": round(seconds, 4), "at": time.time()})
+
+    def durations(self) -> dict[str, float]:
+        totals: Counter[str] = Counter()
+        for rec in _read_lines(self.root / TRACE):
+            totals[rec["node"]] += rec["seconds"]
+        return {node: round(sec, 3) for node, sec in sorted(totals.items())}
+
+    def write(self, name: str, data: Any) -> None:
+        write_json(self.root / name, data)
+
+    def read(self, name: str) -> Any:
+        return json.loads((self.root / name).read_text(encoding="utf-8"))
+
+    def media_path(self, item_id: str, suffix: str) -> Path:
+        return self.media / f"{safe_name(item_id)}{suffix}"
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
