@@ -12,13 +12,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agents.llm import DeciderUnavailable
 from graph.builder import build_graph
+from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir
 from state.context import OFFLINE, Context
 from tools.pool import DEMO_POOL, Pool, PoolError
@@ -93,7 +93,7 @@ def _stream(graph, payload: dict | None, ctx: Context, run_dir: Path) -> dict[st
 
 def _run(run_dir: Path, payload: dict | None, ctx: Context) -> int:
     with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
-        graph = build_graph(checkpointer=SqliteSaver(conn))
+        graph = build_graph(checkpointer=sqlite_saver(conn))
         try:
             state = _stream(graph, payload, ctx, run_dir)
         except KeyboardInterrupt:
@@ -156,7 +156,7 @@ def resume(args: argparse.Namespace) -> int:
         console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
         return 0
     with closing(sqlite3.connect(run_dir / CHECKPOINTS)) as conn:
-        started = SqliteSaver(conn).get_tuple(THREAD) is not None
+        started = sqlite_saver(conn).get_tuple(THREAD) is not None
     console.print(f"resuming {run_dir}")
     return _run(run_dir, None if started else {"requirement": run["requirement"]}, ctx)
 

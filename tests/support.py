@@ -9,9 +9,9 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 
 from graph.builder import build_graph
+from graph.checkpoints import memory_saver
 from state.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def label_image_rows(folder: Path, n: int, labels: list[str], blank: set[int] = 
 
 def run(requirement: str, pool: Path | str, out: Path, **ctx: Any) -> dict[str, Any]:
     """Build with an in-memory checkpointer; return the final full state (not just the output)."""
-    graph = build_graph(checkpointer=InMemorySaver())
+    graph = build_graph(checkpointer=memory_saver())
     config = {"configurable": {"thread_id": "t"}}
     graph.invoke({"requirement": requirement}, config, context=Context(pool=str(pool), out_dir=str(out), **ctx))
     return graph.get_state(config).values

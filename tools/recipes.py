@@ -40,6 +40,8 @@ class Recipe:
             stats = card.media_stats(self.media)
             if stats is None or stats.present == 0:
                 return f"{card.id} has no usable {self.media} files"
+        if self.min_labels and "options" in card.roles:
+            return f"{card.id} has its own options; its answers are not class labels"
         if self.min_labels and len(card.label_space or []) < self.min_labels:
             return f"{card.id} has {len(card.label_space or [])} labels, recipe needs {self.min_labels}"
         if self.id == "entailment-mcq" and not _nli_labels(card):

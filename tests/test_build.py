@@ -1,0 +1,80 @@
+"""Whole builds on the real General-Bench slice: the answers, options, images and audio they write."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from support import GB_MINI, items, needs_gb_mini, run
+from tools.text import LETTERS
+
+
+def _wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        return data, w.getframerate()
+
+
+@needs_gb_mini
+def test_fine_grained_photo_items_match_source_labels(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    state = run("evaluate whether a model can recognise fine-grained categories in photos", GB_MINI, out, size=20)
+    assert state["status"] == "done"
+    labels = {row["id"]: row["output"]["prediction"] for row in
+              json.loads((GB_MINI / "image/car_brands_recognition/json/annotation.json").read_text())["data"]}
+    built = items(out)
+    assert len(built) == 20 and len({i["id"] for i in built}) == 20
+    for item in built:
+        assert item["source"]["dataset"] == "image-car_brands_recognition"
+        assert item["answer_text"] == labels[item["source"]["sample_id"]]
+        assert len(set(item["choices"])) == len(item["choices"]) == 4
+        assert item["choices"][LETTERS.index(item["answer"])] == item["answer_text"]
+        image = cv2.imread(str(out / item["image"][0]))
+        assert image is not None and image.shape[0] > 16 and image.shape[1] > 16
+
+
+@needs_gb_mini
+def test_spoken_dialogue_items_have_two_voices_and_the_requested_snr(tmp_path: Path) -> None:
+    from tools.audio import estimate_pitch
+
+    out = tmp_path / "out"
+    state = run("evaluate whether a model can follow spoken conversations with background noise at 5 dB SNR",
+                GB_MINI, out, size=3)
+    assert state["status"] == "done"
+    built = items(out)
+    assert len(built) == 3
+    for item in built:
+        assert item["modality"] == "audio" and item["choices"] and item["answer"] in LETTERS
+        mixture, rate = _wav(out / item["audio"][0])
+        clean, _ = _wav(out / item["metadata"]["clean_audio"])
+        assert rate == 16000 and len(mixture) == len(clean) and len(mixture) / rate > 1.0
+        snr = 10 * np.log10(np.sum(clean**2) / np.sum((mixture - clean) ** 2))
+        assert abs(snr - 5.0) < 1.0
+        turns = item["metadata"]["turns"]
+        assert len({t["voice"] for t in turns}) >= 2
+        pitch = {}
+        for t in turns:
+            pitch.setdefault(t["speaker"], []).append(
+                estimate_pitch((clean[int(t["start"] * rate): int(t["end"] * rate)] / 32768).astype(np.float32), rate))
+        medians = [float(np.median(v)) for v in pitch.values()]
+        assert max(medians) - min(medians) > 15  # two audibly different voices
+
+
+def test_demo_pool_build_has_text_image_and_audio_items(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    state = run("Evaluate whether a model can recognise shapes in images, draw entailment conclusions from "
+                "everyday statements, and follow spoken dialogues", "", out, size=6)
+    assert state["status"] == "done"
+    built = items(out)
+    assert {i["modality"] for i in built} == {"text", "image", "audio"}
+    assert len(built) == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["accepted"] == 6 and summary["requested"] == 6
+    spec = json.loads((out / "spec.json").read_text())
+    assert {s["recipe"] for s in spec["subtasks"]} == {"image-label-mcq", "entailment-mcq", "dialogue-audio-mcq"}
+    assert (out / "README.md").read_text().startswith("# Benchmark:")

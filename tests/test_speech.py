@@ -1,0 +1,132 @@
+"""espeak-ng synthesis and dialogue rendering, measured on the rendered audio."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tools.audio import estimate_pitch, write_wav
+from tools.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
+
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+
+SR = 16000
+PAUSE_MS = 400
+TURNS = [
+    {"speaker": "Ana", "text": "Did you remember to book the table for tonight?"},
+    {"speaker": "Ben", "text": "Yes, seven thirty at the Italian place on the corner."},
+    {"speaker": "Ana", "text": "Perfect, I will meet you there after work."},
+]
+
+
+@pytest.fixture(scope="module")
+def dialogue() -> tuple[np.ndarray, list[dict]]:
+    return render_dialogue(TURNS, pause_ms=PAUSE_MS, sample_rate=SR)
+
+
+def test_synthesize_is_float_mono_in_range() -> None:
+    x = synthesize("Hello world.", VOICES[0].spec, sample_rate=SR)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert 0.3 < len(x) / SR < 3
+    assert np.abs(x).max() <= 1.0 and np.abs(x).max() > 0.1
+
+
+def test_synthesize_honours_sample_rate() -> None:
+    a = synthesize("Testing the rate.", VOICES[0].spec, sample_rate=16000)
+    b = synthesize("Testing the rate.", VOICES[0].spec, sample_rate=8000)
+    assert abs(len(a) / 16000 - len(b) / 8000) < 1e-3
+
+
+def test_catalogue_voices_all_sound_different() -> None:
+    text = "The quick brown fox jumps over the lazy dog."
+    rendered = {v.spec: synthesize(text, v.spec, v.rate, v.pitch, SR) for v in VOICES}
+    assert len({v.spec for v in VOICES}) == len(VOICES)
+    for (a, x), (b, y) in itertools.combinations(rendered.items(), 2):
+        assert len(x) != len(y) or not np.array_equal(x, y), f"{a} and {b} render identically"
+    pitches = sorted(estimate_pitch(x, SR) for x in rendered.values())
+    assert min(np.diff(pitches)) > 15, pitches
+
+
+def test_bad_requests_raise_speech_error() -> None:
+    with pytest.raises(SpeechError, match="empty"):
+        synthesize("  \n\t ", VOICES[0].spec)
+    with pytest.raises(SpeechError, match="not installed"):
+        synthesize("hello", "no-such-voice")
+    with pytest.raises(SpeechError, match="not installed"):
+        synthesize("hello", "en-us+nosuchvariant")
+    with pytest.raises(SpeechError, match="voice spec"):
+        synthesize("hello", "-w /tmp/x.wav")
+    with pytest.raises(SpeechError, match="pitch"):
+        synthesize("hello", VOICES[0].spec, pitch=150)
+
+
+def test_text_is_capped_and_not_a_command_line() -> None:
+    x = synthesize("--help -w /tmp/evil.wav " + "word " * 1000, VOICES[0].spec, rate=450, sample_rate=8000)
+    assert len(x) / 8000 < 180  # 2000 characters, not 5000
+
+
+def test_timestamps_one_per_turn_increasing_and_disjoint(dialogue) -> None:
+    _, timeline = dialogue
+    assert [t["turn"] for t in timeline] == [0, 1, 2]
+    assert [t["speaker"] for t in timeline] == ["Ana", "Ben", "Ana"]
+    assert [t["text"] for t in timeline] == [t["text"] for t in TURNS]
+    for t in timeline:
+        assert t["end"] > t["start"]
+    for a, b in itertools.pairwise(timeline):
+        assert b["start"] - a["end"] == pytest.approx(PAUSE_MS / 1000, abs=1 / SR)
+
+
+def test_duration_is_segments_plus_pauses(dialogue) -> None:
+    wave, timeline = dialogue
+    speech = sum(t["end"] - t["start"] for t in timeline)
+    assert len(wave) / SR == pytest.approx(speech + (len(timeline) - 1) * PAUSE_MS / 1000, abs=1e-9)
+    assert timeline[0]["start"] == 0 and timeline[-1]["end"] == pytest.approx(len(wave) / SR)
+
+
+def test_gaps_are_silent_and_segments_are_speech(dialogue) -> None:
+    wave, timeline = dialogue
+    for a, b in itertools.pairwise(timeline):
+        gap = wave[round(a["end"] * SR) : round(b["start"] * SR)]
+        assert len(gap) == round(PAUSE_MS * SR / 1000)
+        assert np.abs(gap).max() == 0
+    for t in timeline:
+        segment = wave[round(t["start"] * SR) : round(t["end"] * SR)]
+        assert np.sqrt(np.mean(segment**2)) > 0.02
+
+
+def test_one_voice_per_speaker_and_pitches_differ(dialogue) -> None:
+    wave, timeline = dialogue
+    voice_of = {t["speaker"]: t["voice"] for t in timeline}
+    assert all(t["voice"] == voice_of[t["speaker"]] for t in timeline)
+    assert voice_of["Ana"] != voice_of["Ben"]
+    turns_of = {
+        speaker: [wave[round(t["start"] * SR) : round(t["end"] * SR)] for t in timeline if t["speaker"] == speaker]
+        for speaker in voice_of
+    }
+    pitch = {speaker: estimate_pitch(np.concatenate(turns), SR) for speaker, turns in turns_of.items()}
+    assert abs(pitch["Ana"] - pitch["Ben"]) > 15, pitch
+
+
+def test_render_is_deterministic_to_the_byte(tmp_path: Path, dialogue) -> None:
+    wave, timeline = dialogue
+    again, timeline_again = render_dialogue(TURNS, pause_ms=PAUSE_MS, sample_rate=SR)
+    assert np.array_equal(wave, again) and timeline == timeline_again
+    write_wav(tmp_path / "a.wav", wave, SR)
+    write_wav(tmp_path / "b.wav", again, SR)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+def test_explicit_voices_are_used_and_others_stay_distinct() -> None:
+    assigned = assign_voices(["A", "B", "C"], {"B": VOICES[0].spec})
+    assert assigned["B"].spec == VOICES[0].spec
+    assert len({v.spec for v in assigned.values()}) == 3
+    _, timeline = render_dialogue([{"speaker": "B", "text": "Hi."}], voices={"B": "en-us+f2"}, sample_rate=SR)
+    assert timeline[0]["voice"] == "en-us+f2"
+
+
+def test_too_many_speakers_is_a_clear_error() -> None:
+    with pytest.raises(SpeechError, match="distinct voices"):
+        assign_voices([f"s{i}" for i in range(len(VOICES) + 1)])

@@ -1,0 +1,205 @@
+"""Offline, deterministic text-to-speech with the espeak-ng binary."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAX_TEXT_CHARS = 2000
+DEFAULT_RATE = 160  # words per minute
+DEFAULT_PITCH = 50  # espeak-ng's 0..99 scale
+TIMEOUT_S = 30
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_OTHER_LANGUAGE = re.compile(r"\((\S+) \d+\)")
+_VOICE_SPEC = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+/ -]{0,63}")
+
+
+class SpeechError(RuntimeError):
+    """espeak-ng is missing, refused the request or produced no audio."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An espeak-ng voice spec with the prosody that keeps it distinct from the others."""
+
+    spec: str
+    pitch: int
+    rate: int
+
+
+# Each voice is a language + variant that espeak-ng really applies (in espeak-ng 1.51 a variant
+# after "en-gb" is silently ignored, so British voices use "en"), spread over the pitch range.
+# Comments give the median f0 that tools.audio.estimate_pitch measures on a sentence.
+VOICES: list[Voice] = [
+    Voice("en-us+m3", pitch=40, rate=160),  # ~95 Hz
+    Voice("en+f3", pitch=60, rate=155),  # ~228 Hz
+    Voice("en-us+m7", pitch=85, rate=165),  # ~146 Hz
+    Voice("en-029+f2", pitch=40, rate=160),  # ~177 Hz
+    Voice("en-us+m1", pitch=20, rate=150),  # ~72 Hz
+    Voice("en-us+f4", pitch=95, rate=170),  # ~293 Hz
+]
+
+
+def espeak_available() -> bool:
+    """True when the espeak-ng binary is on PATH."""
+    return shutil.which("espeak-ng") is not None
+
+
+def synthesize(
+    text: str, voice: str, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH, sample_rate: int = 16000
+) -> np.ndarray:
+    """Speak `text` with espeak-ng; float32 mono in [-1, 1] at `sample_rate`, edge silence trimmed."""
+    clean = _clean_text(text)
+    _check_args(voice, rate, pitch, sample_rate)
+    samples, native_rate = _run_espeak(clean, voice, rate, pitch)
+    return resample(_trim_silence(samples), native_rate, sample_rate)
+
+
+def render_dialogue(
+    turns: list[dict], voices: dict[str, str] | None = None, pause_ms: int = 400, sample_rate: int = 16000
+) -> tuple[np.ndarray, list[dict]]:
+    """Speak each turn in its speaker's voice with `pause_ms` of silence between turns.
+
+    Speakers get VOICES in order of first appearance unless `voices` maps them. Returns the
+    waveform and one {"turn", "speaker", "voice", "start", "end", "text"} per turn: start and end
+    in seconds bound exactly that turn's samples; text is what was spoken (whitespace-normalised,
+    capped at MAX_TEXT_CHARS).
+    """
+    if not turns:
+        raise SpeechError("a dialogue needs at least one turn")
+    assigned = assign_voices([str(t["speaker"]) for t in turns], voices)
+    pause = np.zeros(round(pause_ms * sample_rate / 1000), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    timeline: list[dict] = []
+    cursor = 0
+    for i, turn in enumerate(turns):
+        speaker = str(turn["speaker"])
+        voice = assigned[speaker]
+        text = _clean_text(str(turn["text"]))
+        speech = synthesize(text, voice.spec, voice.rate, voice.pitch, sample_rate)
+        if pieces:
+            pieces.append(pause)
+            cursor += len(pause)
+        pieces.append(speech)
+        timeline.append({
+            "turn": i, "speaker": speaker, "voice": voice.spec, "start": cursor / sample_rate,
+            "end": (cursor + len(speech)) / sample_rate, "text": text,
+        })
+        cursor += len(speech)
+    return np.concatenate(pieces), timeline
+
+
+def assign_voices(speakers: list[str], voices: dict[str, str] | None = None) -> dict[str, Voice]:
+    """One voice per distinct speaker: the given spec, else the next unused catalogue voice."""
+    given = voices or {}
+    order = list(dict.fromkeys(speakers))
+    free = iter(v for v in VOICES if v.spec not in given.values())
+    assigned: dict[str, Voice] = {}
+    for speaker in order:
+        if speaker in given:
+            assigned[speaker] = voice_for(given[speaker])
+            continue
+        voice = next(free, None)
+        if voice is None:
+            raise SpeechError(f"{len(order)} speakers but only {len(VOICES)} distinct voices; map the rest")
+        assigned[speaker] = voice
+    return assigned
+
+
+def voice_for(spec: str) -> Voice:
+    """The catalogue entry for `spec`, or `spec` with neutral prosody."""
+    return next((v for v in VOICES if v.spec == spec), Voice(spec, pitch=DEFAULT_PITCH, rate=DEFAULT_RATE))
+
+
+@functools.cache
+def installed_voices() -> tuple[frozenset[str], frozenset[str]]:
+    """(languages and voice files, variant files) that this espeak-ng knows.
+
+    espeak-ng silently substitutes unknown names ("no-such" speaks Norwegian, an unknown variant
+    is dropped), so specs are checked against these lists before synthesis.
+    """
+    languages: set[str] = set()
+    for row in _espeak_table("--voices"):
+        fields = row.split()
+        languages.update([fields[1], fields[4], *_OTHER_LANGUAGE.findall(row)])
+    variants = {row.split()[4].removeprefix("!v/") for row in _espeak_table("--voices=variant")}
+    return frozenset(languages), frozenset(variants)
+
+
+def _espeak_table(option: str) -> list[str]:
+    try:
+        done = subprocess.run(["espeak-ng", option], capture_output=True, text=True, timeout=TIMEOUT_S, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SpeechError(f"cannot list espeak-ng voices: {exc}") from None
+    return [row for row in done.stdout.splitlines()[1:] if len(row.split()) >= 5]
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Band-limited FFT resampling (deterministic, no aliasing); float32 clipped to [-1, 1]."""
+    x = np.asarray(samples, dtype=np.float64)
+    if rate_in == rate_out or len(x) == 0:
+        return np.clip(x, -1.0, 1.0).astype(np.float32)
+    n_out = max(1, round(len(x) * rate_out / rate_in))
+    spectrum = np.fft.rfft(x)
+    keep = min(len(spectrum), n_out // 2 + 1)
+    out = np.fft.irfft(spectrum[:keep], n_out) * (n_out / len(x))
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def _clean_text(text: str) -> str:
+    clean = " ".join(_CONTROL.sub(" ", text).split())[:MAX_TEXT_CHARS]
+    if not clean:
+        raise SpeechError("nothing to speak: the text is empty")
+    return clean
+
+
+def _check_args(voice: str, rate: int, pitch: int, sample_rate: int) -> None:
+    if not _VOICE_SPEC.fullmatch(voice):
+        raise SpeechError(f"voice {voice!r} is not an espeak-ng voice spec such as 'en-us+f3'")
+    if not espeak_available():
+        raise SpeechError("espeak-ng is not installed; run `make deps` or apt-get install espeak-ng")
+    language, _, variant = voice.partition("+")
+    languages, variants = installed_voices()
+    if language not in languages or (variant and variant not in variants):
+        raise SpeechError(f"voice {voice!r} is not installed; see `espeak-ng --voices` and `--voices=variant`")
+    if not 80 <= rate <= 450:
+        raise SpeechError(f"rate {rate} words/minute is outside espeak-ng's 80..450")
+    if not 0 <= pitch <= 99:
+        raise SpeechError(f"pitch {pitch} is outside espeak-ng's 0..99")
+    if not 4000 <= sample_rate <= 192000:
+        raise SpeechError(f"sample rate {sample_rate} Hz is outside 4000..192000")
+
+
+def _run_espeak(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int]:
+    """Run espeak-ng on `text` (given on stdin, never through a shell); int16 PCM as float."""
+    with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
+        out = Path(tmp) / "speech.wav"
+        cmd = ["espeak-ng", "-b", "1", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(out), "--stdin"]
+        try:
+            done = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise SpeechError(f"espeak-ng took over {TIMEOUT_S}s for {len(text)} characters") from None
+        if done.returncode != 0 or not out.is_file():
+            reason = done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+            raise SpeechError(f"espeak-ng failed with voice {voice!r}: {reason}")
+        with wave.open(str(out), "rb") as wav:
+            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                raise SpeechError("espeak-ng wrote audio that is not 16-bit mono")
+            frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+            return frames.astype(np.float32) / 32768.0, wav.getframerate()
+
+
+def _trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Drop the exact-zero samples espeak-ng pads before and after speech."""
+    voiced = np.flatnonzero(samples)
+    if len(voiced) == 0:
+        raise SpeechError("espeak-ng produced only silence")
+    return samples[voiced[0] : voiced[-1] + 1]
