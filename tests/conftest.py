@@ -1,0 +1,18 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def gb_mini() -> Path:
+    """The read-only General-Bench mini pool next to the repo; never write into it."""
+    path = REPO.parent / "shared/pools/general-bench-mini"
+    if not path.is_dir():
+        pytest.skip(f"General-Bench mini pool not found at {path}")
+    return path

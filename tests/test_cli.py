@@ -1,0 +1,101 @@
+"""The command line: bad input gets a clear message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import ROOT, items, mcq_rows, write_dataset
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "200", **(env or {})})
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
+
+
+def test_build_writes_a_benchmark_and_resume_knows_it_is_finished(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = cli("build", "draw entailment conclusions from everyday statements", "--size", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "done" in proc.stderr and len(items(out)) == 3
+    assert json.loads((out / "summary.json").read_text())["status"] == "done"
+    assert (out / "checkpoints.sqlite").exists()
+    again = cli("resume", str(out))
+    assert again.returncode == 0 and "already finished" in again.stderr
+    taken = cli("build", "draw entailment conclusions", "--out", str(out))
+    assert taken.returncode == 2 and "already holds a run" in taken.stderr
+
+
+def test_empty_requirement(tmp_path: Path) -> None:
+    proc = cli("build", "   ", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "requirement is empty" in proc.stderr
+
+
+def test_missing_pool(tmp_path: Path) -> None:
+    proc = cli("build", "recognise shapes", "--pool", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and "--pool" in proc.stderr
+
+
+def test_size_zero() -> None:
+    proc = cli("build", "recognise shapes", "--size", "0")
+    assert proc.returncode == 2 and "size must be at least 1" in proc.stderr
+
+
+def test_unreadable_dataset_is_skipped_and_named(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(8))
+    (pool / "broken").mkdir()
+    (pool / "broken" / "data.jsonl").write_text("{not json\n")
+    out = tmp_path / "out"
+    proc = cli("build", "answer multiple choice questions", "--pool", str(pool), "--size", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" in proc.stderr and "broken" in proc.stderr
+    assert len(items(out)) == 2
+
+
+def test_pool_of_only_unreadable_data(tmp_path: Path) -> None:
+    (tmp_path / "pool" / "broken").mkdir(parents=True)
+    (tmp_path / "pool" / "broken" / "data.jsonl").write_text("{not json\n")
+    proc = cli("build", "answer questions", "--pool", str(tmp_path / "pool"))
+    assert proc.returncode == 2 and "broken" in proc.stderr
+
+
+def test_requirement_no_recipe_fits(tmp_path: Path) -> None:
+    proc = cli("build", "zzzz qqqq", "--size", "2", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1 and "no recipe fits" in proc.stderr and "dialogue-audio-mcq" in proc.stderr
+
+
+def test_llm_without_a_key_and_without_a_decider(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.run([sys.executable, "-m", "graph.cli", "build", "recognise shapes", "--llm", "gpt-x"],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr
+    keyed = cli("build", "recognise shapes in images", "--llm", "gpt-x", "--out", str(tmp_path / "o"),
+                env={"OPENAI_API_KEY": "sk-sentinel-123"})
+    assert keyed.returncode == 2 and "--llm offline" in keyed.stderr
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "o").rglob("*") if p.is_file())
+    assert b"sk-sentinel-123" not in on_disk
+
+
+def test_pool_inspect_lists_cards() -> None:
+    proc = cli("pool", "inspect")
+    assert proc.returncode == 0
+    for name in ("shapes", "clocks", "everyday-nli", "daily-dialogues", "general-knowledge-mcq"):
+        assert name in proc.stdout
+    as_json = json.loads(cli("pool", "inspect", "--json").stdout)
+    assert {c["id"] for c in as_json} >= {"shapes", "everyday-nli"}
+
+
+def test_graph_invoke_from_python(tmp_path: Path) -> None:
+    code = ("from graph.main import graph; import json, sys; "
+            "out = graph.invoke({'requirement': 'draw entailment conclusions'}, "
+            "context={'size': 2, 'out_dir': sys.argv[1]}); print(json.dumps(out['summary']))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "o")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["accepted"] == 2
