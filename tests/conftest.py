@@ -16,3 +16,11 @@ def gb_mini() -> Path:
     if not path.is_dir():
         pytest.skip(f"General-Bench mini pool not found at {path}")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _card_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep tests from reading or filling the user's card cache."""
+    import os
+
+    os.environ["BENCHAGENT_CACHE"] = str(tmp_path_factory.mktemp("cache"))

@@ -28,8 +28,13 @@ def default_cache_dir() -> Path:
 
 
 def fingerprint(root: Path, src: Source) -> str:
-    """Short sha256 over the data file (and card.json) bytes."""
-    digest = hashlib.sha256()
+    """Short sha256 over where the dataset lives, the data file (and card.json) bytes, and the names,
+    sizes and times of the files beside it, so adding or removing media invalidates the card."""
+    digest = hashlib.sha256(str(root.resolve()).encode() + b"\0")
+    for path in sorted((root / src.folder).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
     for rel in (src.data_file, src.card_file):
         if rel:
             digest.update(rel.encode() + b"\0")
