@@ -62,17 +62,18 @@ def _settings(requirement: str) -> dict[str, object]:
 
 class OfflineDesigner:
     """Rules over the recipe library: each clause of the requirement gets the recipe whose keywords
-    it hits most, among recipes of the modality the clause (or the whole requirement) names."""
+    it hits most, among recipes of the modality the clause names."""
 
     def propose(self, requirement: str) -> list[Subtask]:
-        overall = _cues(content_words(requirement))
         settings = _settings(requirement)
         subtasks: dict[str, Subtask] = {}
         for clause in _clauses(requirement):
             words = content_words(clause)
-            cues = _cues(words) or (overall if len(overall) == 1 else set())
-            allowed = [r for r in RECIPES.values() if r.modality in (cues or {"text"})]
-            ranked = sorted(allowed, key=lambda r: -_hits(words, r))
+            cues = _cues(words)
+            # A clause naming a modality keeps to its recipes; otherwise every recipe competes on
+            # keywords, text first on a tie.
+            allowed = [r for r in RECIPES.values() if not cues or r.modality in cues]
+            ranked = sorted(allowed, key=lambda r: (-_hits(words, r), r.modality != "text"))
             if not ranked or _hits(words, ranked[0]) == 0:
                 continue
             best, rest = ranked[0], ranked[1:]

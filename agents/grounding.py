@@ -58,9 +58,9 @@ class OfflineGrounder:
                 misfits.append(misfit)
                 continue
             rows = usable_rows(pool, card, recipe.id)
-            lexical = ranked.get(card.id, 0.0) / top if top else 1.0
             scores = PlanScores(
-                alignment=round(0.5 + 0.5 * lexical, 3),
+                # relative to the best-matching card; when no card shares a word, fit alone decides
+                alignment=round(ranked.get(card.id, 0.0) / top if top else 1.0, 3),
                 robustness=round(len(rows) / max(card.n_rows, 1), 3),
                 preservation=round(recipe.preservation(card), 3),
             )

@@ -15,22 +15,29 @@ _STOP = frozenset(
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercase word tokens with camelCase and snake_case split and a light plural stem."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    out = []
-    for tok in re.split(r"[^A-Za-z0-9]+", text.lower()):
-        if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
-            tok = tok[:-1]
-        if tok:
-            out.append(tok)
-    return out
+    """Lowercase word stems: camelCase and snake_case split, plurals dropped, cut to 7 letters so
+    that recognising/recognition or compressed/compression meet."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word[:7]
+
+
+_STOP_STEMS = frozenset(_stem(w) for w in _STOP)
 
 
 def content_words(text: str) -> list[str]:
     """Tokens minus stop words, order kept, duplicates dropped."""
     seen: dict[str, None] = {}
     for tok in tokens(text):
-        if tok not in _STOP and len(tok) > 1:
+        if tok not in _STOP_STEMS and len(tok) > 1:
             seen.setdefault(tok, None)
     return list(seen)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
 from state.models import DatasetCard
+from tools.text import tokens
 
 K1, B = 1.2, 0.75
 LABEL_SAMPLE = 30
@@ -15,19 +15,8 @@ STOPWORDS = frozenset(
 )
 
 
-def tokens(text: str) -> list[str]:
-    """Split on non-alphanumerics, underscores and camelCase; lowercase; drop a plural 's'."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
-    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+def _terms(text: str) -> list[str]:
+    return [t for t in tokens(text) if t not in STOPWORDS]
 
 
 def card_text(card: DatasetCard) -> str:
@@ -43,7 +32,7 @@ class CardIndex:
 
     def __init__(self, cards: list[DatasetCard]) -> None:
         self.cards = cards
-        self.docs = [Counter(tokens(card_text(c))) for c in cards]
+        self.docs = [Counter(_terms(card_text(c))) for c in cards]
         self.lengths = [sum(d.values()) for d in self.docs]
         self.avg = sum(self.lengths) / len(self.lengths) if self.lengths else 0.0
         df = Counter(t for d in self.docs for t in d)
@@ -51,7 +40,7 @@ class CardIndex:
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
     def search(self, query: str, modality: str | None = None, k: int = 10) -> list[tuple[DatasetCard, float]]:
-        terms = tokens(query)
+        terms = _terms(query)
         hits = []
         for card, doc, length in zip(self.cards, self.docs, self.lengths):
             if modality and modality not in card.modalities_in:
