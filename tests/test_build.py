@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from support import GB_MINI, items, needs_gb_mini, run
+from support import GB_MINI, draw_image, items, label_image_rows, needs_gb_mini, png_header, rejections, run, write_dataset
 from tools.text import LETTERS
 
 
@@ -78,3 +78,24 @@ def test_demo_pool_build_has_text_image_and_audio_items(tmp_path: Path) -> None:
     spec = json.loads((out / "spec.json").read_text())
     assert {s["recipe"] for s in spec["subtasks"]} == {"image-label-mcq", "entailment-mcq", "dialogue-audio-mcq"}
     assert (out / "README.md").read_text().startswith("# Benchmark:")
+
+
+def test_hostile_media_paths_never_reach_the_benchmark(tmp_path: Path) -> None:
+    pool, out = tmp_path / "pool", tmp_path / "out"
+    folder = pool / "objects"
+    rows = label_image_rows(folder, 8, ["cat", "dog", "bird", "fish"])
+    draw_outside = tmp_path / "secret.png"
+    draw_image(draw_outside, "secret")
+    (folder / "images" / "link.png").symlink_to(draw_outside)
+    png_header(folder / "images" / "huge.png", 10_000, 10_000)
+    hostile = {"escape": "../../etc/passwd", "absolute": str(draw_outside), "symlink": "images/link.png",
+               "bomb": "images/huge.png"}
+    rows += [{"id": k, "image": v, "question": "What is shown?", "label": "cat"} for k, v in hostile.items()]
+    write_dataset(pool, "objects", rows)
+    state = run("recognise objects in images", pool, out, size=6)
+    assert state["status"] == "done"
+    built = items(out)
+    assert len(built) == 6 and {i["source"]["sample_id"] for i in built} <= {f"im{i}" for i in range(8)}
+    assert rejections(out) == []  # refused rows are never drawn: the card already knows they are unusable
+    assert sorted(p.name for p in (out / "media").iterdir()) == sorted(Path(i["image"][0]).name for i in built)
+    assert draw_outside.read_bytes() not in {p.read_bytes() for p in (out / "media").iterdir()}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 import tools.pool.cards as cards_module
 from tools.pool import DEMO_POOL, Pool, PoolError
 from tools.pool.roles import infer_roles, normalise_dialogue, normalise_options, split_options
+from support import png_header
 
 MINI_IDS = [
     "image-artimagevisualquestionanswering", "image-birddetection", "image-car_brands_recognition",
@@ -43,15 +42,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Pool:
 def _png(path: Path, size: int = 8) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.full((size, size, 3), 200, np.uint8))
-
-
-def _png_header(path: Path, width: int, height: int) -> None:
-    """A PNG whose header claims width x height; tiny on disk, a bomb if decoded."""
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
-                     + chunk(b"IEND", b""))
 
 
 def _jsonl(path: Path, rows: list[dict]) -> None:
@@ -216,7 +206,7 @@ def test_hostile_media_is_refused_per_row(tmp_path: Path) -> None:
     _png(ds / "ok.png")
     _png(tmp_path / "outside.png")
     (ds / "link.png").symlink_to(tmp_path / "outside.png")
-    _png_header(ds / "huge.png", 10_000, 10_000)
+    png_header(ds / "huge.png", 10_000, 10_000)
     (ds / "images").mkdir()
     refs = {"ok": "ok.png", "escape": "../../etc/passwd", "absolute": str(tmp_path / "outside.png"),
             "symlink": "link.png", "bomb": "huge.png", "gone": "nothere.png", "url": "http://example.com/a.png"}

@@ -55,8 +55,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+    line = json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n"
+    with open(path, "ab+") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a kill tore the last line: start a fresh one
+                line = "\n" + line
+        fh.write(line.encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 
