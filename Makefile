@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 	  (echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,piper]'
 	@touch $@
 
 install: deps $(BIN)/.installed

@@ -1,0 +1,72 @@
+"""The pure-tool registry: validation, confinement, provenance, and the LangChain wrappers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from tools.registry import TOOLS, InputPath, OutputName, ToolError, Workspace, call, langchain_tools, tool
+
+
+class _UpperParams(BaseModel):
+    source: InputPath
+    out: OutputName
+    repeat: int = 1
+
+
+@pytest.fixture()
+def upper_tool():
+    @tool("test_upper", _UpperParams, "Upper-case a text file.")
+    def upper(p: _UpperParams, ws: Workspace):
+        text = ws.input(p.source).read_text().upper() * p.repeat
+        target = ws.output(p.out)
+        target.write_text(text)
+        return [target], {"chars": len(text)}
+
+    yield "test_upper"
+    TOOLS.pop("test_upper")
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Workspace:
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "a.txt").write_text("hello")
+    (tmp_path / "secret.txt").write_text("secret")
+    (pool / "link.txt").symlink_to(tmp_path / "secret.txt")
+    return Workspace(run_dir=tmp_path / "run", read_roots=(pool,))
+
+
+def test_call_records_provenance(upper_tool: str, ws: Workspace) -> None:
+    result = call(upper_tool, {"source": "a.txt", "out": "b.txt", "repeat": 2}, ws)
+    assert (ws.run_dir / "media" / "b.txt").read_text() == "HELLOHELLO"
+    assert result.values == {"chars": 10} and result.outputs == ["media/b.txt"]
+    assert result.provenance.inputs == ["a.txt"] and result.provenance.params["repeat"] == 2
+    assert result.provenance.tool == "test_upper" and result.provenance.outputs == ["media/b.txt"]
+
+
+@pytest.mark.parametrize(("source", "reason"), [("../secret.txt", "leaves its root"), ("/etc/passwd", "absolute"),
+                                                ("link.txt", "leaves its root"), ("nothere.txt", "does not exist")])
+def test_inputs_are_confined(upper_tool: str, ws: Workspace, source: str, reason: str) -> None:
+    with pytest.raises(ToolError, match=reason):
+        call(upper_tool, {"source": source, "out": "b.txt"}, ws)
+
+
+def test_bad_names_and_parameters_are_refused(upper_tool: str, ws: Workspace) -> None:
+    with pytest.raises(ToolError, match="unknown tool 'rm'"):
+        call("rm", {}, ws)
+    with pytest.raises(ToolError, match="bad parameters for test_upper: out"):
+        call(upper_tool, {"source": "a.txt", "out": "../../evil.txt"}, ws)
+    with pytest.raises(ToolError, match="bad parameters for test_upper: repeat"):
+        call(upper_tool, {"source": "a.txt", "out": "b.txt", "repeat": "many"}, ws)
+
+
+def test_langchain_wrapper_calls_the_same_tool_and_reports_errors(upper_tool: str, ws: Workspace) -> None:
+    wrapped = {t.name: t for t in langchain_tools(ws)}[upper_tool]
+    assert set(wrapped.args) == {"source", "out", "repeat"}
+    ok = wrapped.invoke({"source": "a.txt", "out": "c.txt"})
+    assert ok["outputs"] == ["media/c.txt"] and ok["provenance"]["tool"] == upper_tool
+    refused = wrapped.invoke({"source": "../secret.txt", "out": "d.txt"})
+    assert "leaves its root" in refused["error"]
