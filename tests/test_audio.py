@@ -10,8 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import NOISE_RMS, estimate_pitch, measure_snr, mix_at_snr, noise, read_wav, write_wav
+from tools.audio import (
+    MAX_TOOL_AUDIO_S,
+    NOISE_RMS,
+    decode_audio,
+    estimate_pitch,
+    measure_snr,
+    mix_at_snr,
+    noise,
+    read_wav,
+    write_audio,
+    write_wav,
+)
 from tools.probes import probe_audio
+from tools.registry import ToolError, Workspace, call
 from tools.safety import UnsafeInputError
 from tools.speech import espeak_available, synthesize
 
@@ -170,3 +182,122 @@ def test_non_wav_audio_decodes_through_ffmpeg(tmp_path: Path) -> None:
     probe = probe_audio(tmp_path / "a.flac")
     assert probe.decodes and probe.channels == 2 and probe.duration_s == pytest.approx(1.0, abs=0.01)
     assert estimate_pitch(read_wav(tmp_path / "a.flac")[0], SR) == pytest.approx(150, rel=0.02)
+
+
+# --- noise from a file, and the add_noise tool through the registry ---------------------------------
+
+
+@pytest.fixture()
+def ws(tmp_path: Path, speech: np.ndarray) -> Workspace:
+    pool = tmp_path / "pool"
+    write_wav(pool / "speech.wav", speech, SR)
+    rng = np.random.default_rng(5)
+    hum = 0.2 * np.sin(2 * np.pi * 100 * np.arange(4000) / 8000) + 0.05 * rng.standard_normal(4000)
+    write_wav(pool / "hum8k.wav", hum, 8000)  # half a second at 8 kHz: resampled and looped
+    return Workspace(run_dir=tmp_path / "run", read_roots=(pool,), seed=11)
+
+
+def test_file_noise_is_seeded_looped_and_resampled(ws: Workspace) -> None:
+    path = ws.input("hum8k.wav")
+    a, b, c = (noise("file", 3 * SR, SR, seed=s, noise_file=path) for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.sqrt(np.mean(a.astype(np.float64) ** 2)) == pytest.approx(NOISE_RMS, rel=1e-4)
+    period = SR // 2  # the file, resampled to 16 kHz, repeats every 8000 samples
+    assert np.allclose(a[:period], a[period : 2 * period]) and np.allclose(a[:period], a[2 * period : 3 * period])
+    shift = next(k for k in range(period) if np.allclose(np.roll(a[:period], k), c[:period], atol=1e-6))
+    assert shift > 0  # another seed starts the loop elsewhere
+    with pytest.raises(ValueError, match="noise_file"):
+        noise("file", 10, SR, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "babble", "file"])
+@pytest.mark.parametrize("snr_db", [0, 5, 10, 20])
+def test_add_noise_tool_hits_the_snr_in_the_files(ws: Workspace, kind: str, snr_db: float) -> None:
+    if kind == "babble" and not espeak_available():
+        pytest.skip("default babble needs espeak-ng")
+    params = {"speech": "speech.wav", "kind": kind, "snr_db": snr_db, "out": "mix.wav"}
+    if kind == "file":
+        params["noise_file"] = "hum8k.wav"
+    result = call("add_noise", params, ws)
+    assert result.outputs == ["media/mix.wav", "media/mix.clean.wav"]
+    mixture, rate = read_wav(ws.run_dir / "media/mix.wav")
+    clean, _ = read_wav(ws.run_dir / "media/mix.clean.wav")
+    assert rate == SR and len(mixture) == len(clean)
+    assert measure_snr(clean, mixture) == pytest.approx(snr_db, abs=0.5)
+    assert result.values["snr_db"] == pytest.approx(snr_db, abs=0.5) and result.values["seed"] == 11
+
+
+@pytest.mark.parametrize("kind", ["white", "file"])
+def test_add_noise_is_byte_deterministic_under_its_seed(ws: Workspace, kind: str) -> None:
+    base = {"speech": "speech.wav", "kind": kind, "snr_db": 5}
+    if kind == "file":
+        base["noise_file"] = "hum8k.wav"
+    outputs = [call("add_noise", {**base, **extra, "out": f"{name}.wav"}, ws).outputs[0]
+               for name, extra in [("a", {}), ("b", {}), ("c", {"seed": 11}), ("d", {"seed": 12})]]
+    a, b, c, d = ((ws.run_dir / o).read_bytes() for o in outputs)
+    assert a == b == c and a != d
+
+
+def test_add_noise_parameter_refusals(ws: Workspace) -> None:
+    with pytest.raises(ToolError, match="noise_file exactly when kind is 'file'"):
+        call("add_noise", {"speech": "speech.wav", "kind": "file", "snr_db": 5, "out": "m.wav"}, ws)
+    with pytest.raises(ToolError, match="noise_file exactly when kind is 'file'"):
+        call("add_noise", {"speech": "speech.wav", "noise_file": "hum8k.wav", "snr_db": 5, "out": "m.wav"}, ws)
+    with pytest.raises(ToolError, match="must end in .wav"):
+        call("add_noise", {"speech": "speech.wav", "snr_db": 5, "out": "m.mp3"}, ws)
+    with pytest.raises(ToolError, match="bad parameters for add_noise: out"):
+        call("add_noise", {"speech": "speech.wav", "snr_db": 5, "out": "../../evil.wav"}, ws)
+
+
+def test_hostile_paths_are_refused_with_reasons(ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "secret.wav").write_bytes((ws.read_roots[0] / "speech.wav").read_bytes())
+    (ws.read_roots[0] / "link.wav").symlink_to(tmp_path / "secret.wav")
+    hostile = [("../../etc/passwd", "leaves its root"), ("/etc/passwd", "absolute"),
+               (str(tmp_path / "secret.wav"), "absolute"), ("link.wav", "leaves its root"),
+               ("file:///etc/passwd", "URL"), ("missing.wav", "does not exist")]
+    for path, reason in hostile:
+        with pytest.raises(ToolError, match=reason):
+            call("add_noise", {"speech": path, "snr_db": 5, "out": "m.wav"}, ws)
+        with pytest.raises(ToolError, match=reason):
+            call("add_noise", {"speech": "speech.wav", "kind": "file", "noise_file": path, "snr_db": 5,
+                               "out": "m.wav"}, ws)
+    assert not (ws.run_dir / "media" / "m.wav").exists()
+
+
+def test_oversize_and_overlong_audio_are_refused(ws: Workspace) -> None:
+    pool = ws.read_roots[0]
+    with open(pool / "huge.wav", "wb") as fh:  # sparse: 60 MB on paper, nothing on disk
+        fh.write((pool / "speech.wav").read_bytes()[:44])
+        fh.truncate(60 * 1024 * 1024)
+    with pytest.raises(ToolError, match="over the 52428800-byte cap"):
+        call("add_noise", {"speech": "huge.wav", "snr_db": 5, "out": "m.wav"}, ws)
+    write_wav(pool / "long.wav", np.full(601 * 4000, 0.1, np.float32), 4000)
+    with pytest.raises(ToolError, match=r"long.wav is over the 600 s cap \(at least 601.0 s\)"):
+        call("add_noise", {"speech": "long.wav", "snr_db": 5, "out": "m.wav"}, ws)
+    with pytest.raises(ToolError, match=r"over the 600 s cap"):
+        call("add_noise", {"speech": "speech.wav", "kind": "file", "noise_file": "long.wav", "snr_db": 5,
+                           "out": "m.wav"}, ws)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_overlong_compressed_audio_is_cut_off_before_it_is_all_decoded(tmp_path: Path) -> None:
+    write_wav(tmp_path / "long.wav", np.full(700 * 4000, 0.1, np.float32), 4000)
+    write_audio(tmp_path / "long.flac", read_wav(tmp_path / "long.wav")[0], 4000)
+    with pytest.raises(UnsafeInputError, match=r"over the 600 s cap \(at least 601.0 s\)"):  # ffmpeg stopped at 601 s
+        decode_audio(tmp_path / "long.flac", MAX_TOOL_AUDIO_S)
+    assert len(decode_audio(tmp_path / "long.flac")[0]) == 700 * 4000
+
+
+def test_16bit_audio_reads_and_writes_back_exactly(tmp_path: Path) -> None:
+    pcm = np.random.default_rng(0).integers(-32768, 32768, size=(4000, 2), dtype=np.int64)
+    x = (pcm / 32768).astype(np.float32)
+    write_wav(tmp_path / "a.wav", x, SR)
+    frames, _ = decode_audio(tmp_path / "a.wav")
+    assert np.array_equal(frames, x)
+    write_wav(tmp_path / "b.wav", frames, SR)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    if shutil.which("ffmpeg"):
+        write_audio(tmp_path / "a.flac", frames, SR)
+        assert np.array_equal(decode_audio(tmp_path / "a.flac")[0], x)
+    with pytest.raises(ValueError, match="use one of"):
+        write_audio(tmp_path / "a.aiff", frames, SR)

@@ -70,3 +70,21 @@ def test_langchain_wrapper_calls_the_same_tool_and_reports_errors(upper_tool: st
     assert ok["outputs"] == ["media/c.txt"] and ok["provenance"]["tool"] == upper_tool
     refused = wrapped.invoke({"source": "../secret.txt", "out": "d.txt"})
     assert "leaves its root" in refused["error"]
+
+
+class _Part(BaseModel):
+    source: InputPath
+
+
+class _NestedParams(BaseModel):
+    base: InputPath
+    extra: InputPath | None = None
+    parts: list[_Part] = []
+
+
+def test_provenance_lists_nested_and_optional_inputs() -> None:
+    from tools.registry import _input_fields
+
+    params = _NestedParams(base="a.wav", extra="n.wav", parts=[_Part(source="p1.wav"), _Part(source="p2.wav")])
+    assert _input_fields(params) == ["a.wav", "n.wav", "p1.wav", "p2.wav"]
+    assert _input_fields(_NestedParams(base="a.wav")) == ["a.wav"]

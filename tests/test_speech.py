@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import estimate_pitch, write_wav
+from tools.audio import decode_audio, estimate_pitch, write_wav
+from tools.registry import ToolError, Workspace, call
 from tools.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
@@ -130,3 +131,55 @@ def test_explicit_voices_are_used_and_others_stay_distinct() -> None:
 def test_too_many_speakers_is_a_clear_error() -> None:
     with pytest.raises(SpeechError, match="distinct voices"):
         assign_voices([f"s{i}" for i in range(len(VOICES) + 1)])
+
+
+# --- the speak and speak_dialogue tools through the registry ------------------------------------------
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(run_dir=tmp_path / "run")
+
+
+def test_speak_tool_writes_the_synthesis(ws: Workspace) -> None:
+    params = {"text": "Turn left at the bakery.", "voice": "en+f3", "rate": 150, "pitch": 60, "sample_rate": 22050}
+    result = call("speak", {**params, "out": "a.wav"}, ws)
+    frames, rate = decode_audio(ws.run_dir / result.outputs[0])
+    expected = synthesize(params["text"], "en+f3", 150, 60, 22050)
+    assert rate == 22050 and frames.shape == (len(expected), 1)
+    assert np.abs(frames[:, 0] - expected).max() <= 0.5 / 32768 + 1e-7  # only 16-bit rounding
+    assert result.values == {"duration_s": len(expected) / 22050, "voice": "en+f3", "engine": "espeak-ng"}
+    again = call("speak", {**params, "out": "b.wav"}, ws)
+    assert (ws.run_dir / again.outputs[0]).read_bytes() == (ws.run_dir / result.outputs[0]).read_bytes()
+
+
+def test_speak_dialogue_tool_reports_turns_that_match_the_file(ws: Workspace) -> None:
+    result = call("speak_dialogue", {"turns": TURNS, "voices": {"Ben": "en-us+m7"}, "pause_ms": 300,
+                                     "out": "d.wav"}, ws)
+    frames, rate = decode_audio(ws.run_dir / result.outputs[0])
+    turns = result.values["turns"]
+    assert [t["speaker"] for t in turns] == ["Ana", "Ben", "Ana"]
+    assert result.values["voices"] == {"Ana": VOICES[0].spec, "Ben": "en-us+m7"}
+    assert turns[-1]["end"] == pytest.approx(len(frames) / rate) == pytest.approx(result.values["duration_s"])
+    for a, b in itertools.pairwise(turns):
+        assert np.abs(frames[round(a["end"] * rate) : round(b["start"] * rate)]).max() == 0
+        assert b["start"] - a["end"] == pytest.approx(0.3, abs=1 / rate)
+    again = call("speak_dialogue", {"turns": TURNS, "voices": {"Ben": "en-us+m7"}, "pause_ms": 300,
+                                    "out": "e.wav"}, ws)
+    assert (ws.run_dir / again.outputs[0]).read_bytes() == (ws.run_dir / result.outputs[0]).read_bytes()
+
+
+@pytest.mark.parametrize(("name", "params", "reason"), [
+    ("speak", {"text": "hi", "voice": "xx-nope"}, "not installed"),
+    ("speak", {"text": "hi", "voice": "-w /tmp/x"}, "voice spec"),
+    ("speak", {"text": "word " * 500}, "bad parameters for speak: text"),
+    ("speak", {"text": "hi", "rate": 5}, "bad parameters for speak: rate"),
+    ("speak_dialogue", {"turns": []}, "bad parameters for speak_dialogue: turns"),
+    ("speak_dialogue", {"turns": [{"speaker": str(i), "text": "hi"} for i in range(7)]}, "distinct voices"),
+    ("speak_dialogue", {"turns": TURNS, "voices": {"Ana": "zz"}}, "not installed"),
+    ("speak", {"text": "hi", "out": "x.mp3"}, "must end in .wav"),
+    ("speak", {"text": "hi", "out": "../x.wav"}, "bad parameters for speak: out"),
+])
+def test_speech_tool_refusals(ws: Workspace, name: str, params: dict, reason: str) -> None:
+    with pytest.raises(ToolError, match=reason):
+        call(name, {"out": "x.wav", **params}, ws)

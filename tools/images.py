@@ -1,17 +1,27 @@
-"""Seeded image perturbations that keep the content, and so the answer, recognisable."""
+"""Image operations with OpenCV: seeded perturbations that keep the content recognisable, geometry
+(resize, aspect, crop, pad, rotate), occlusion, region marking and grids, each a pure function on BGR
+uint8 arrays and a registered tool that reads one confined image and writes one into the media folder.
+
+Colours are "#RRGGBB" strings everywhere; boxes are `Box` (left, top, width, height) in pixels.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.audio import write_atomic
-from tools.safety import UnsafeInputError, check_image_header
+from tools.patching import suffixed
+from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
+from tools.safety import MAX_IMAGE_PIXELS, UnsafeInputError, check_image_header
 
 PerturbOp = Literal["resize", "blur", "noise", "jpeg"]
 # Default parameters per op: mild enough that small text and fine detail survive.
@@ -98,6 +108,7 @@ def _resize(
     if width <= 0 or height <= 0:
         raise ValueError(f"resize needs a positive size, got {width} x {height}")
     size = (max(1, round(width)), max(1, round(height)))
+    check_size(*size)
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
@@ -126,3 +137,420 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator, quality: int) -> np.ndarr
 
 
 _OPS = {"resize": _resize, "blur": _blur, "noise": _noise, "jpeg": _jpeg}
+
+
+# --- geometry, occlusion, marking and grids: pure functions on BGR uint8 arrays -------------------
+
+Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", description="Colour as #RRGGBB.")]
+LABEL_HEIGHT = 28  # strip under each grid cell that holds its label
+# Counter-clockwise quarter turns as OpenCV rotations: the same pixels as np.rot90, several times faster.
+_QUARTER_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+
+
+class Box(BaseModel):
+    """A pixel rectangle: left and top edge, width and height."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x: int = Field(ge=0, description="Left edge in pixels.")
+    y: int = Field(ge=0, description="Top edge in pixels.")
+    width: int = Field(ge=1, description="Width in pixels.")
+    height: int = Field(ge=1, description="Height in pixels.")
+
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y, self.y + self.height), slice(self.x, self.x + self.width)
+
+    def check_within(self, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        if self.x + self.width > w or self.y + self.height > h:
+            raise ValueError(f"box at ({self.x}, {self.y}) of {self.width}x{self.height} leaves the {w}x{h} image")
+
+
+def bgr(color: str) -> tuple[int, int, int]:
+    """"#RRGGBB" as the BGR triple OpenCV arrays use."""
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return blue, green, red
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse to build a canvas the loader would refuse to read back (a parameter-made memory bomb)."""
+    if width < 1 or height < 1:
+        raise ValueError(f"an image needs a positive size, got {width}x{height}")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{width}x{height} is over the {MAX_IMAGE_PIXELS:,}-pixel cap")
+
+
+def solid(width: int, height: int, color: str) -> np.ndarray:
+    """A BGR canvas of one colour, filled row by row (broadcasting a triple per pixel is far slower)."""
+    check_size(width, height)
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[0] = bgr(color)
+    canvas[1:] = canvas[0]
+    return canvas
+
+
+def center_on(image: np.ndarray, width: int, height: int, color: str = "#000000") -> np.ndarray:
+    """`image` centred on a width x height canvas of `color`; overflow is cropped evenly."""
+    check_size(width, height)
+    h, w = image.shape[:2]
+    dx, dy = (width - w) // 2, (height - h) // 2
+    inner = image[max(0, -dy) : max(0, -dy) + min(h, height), max(0, -dx) : max(0, -dx) + min(w, width)]
+    top, left = max(0, dy), max(0, dx)
+    return cv2.copyMakeBorder(inner, top, height - top - inner.shape[0], left, width - left - inner.shape[1],
+                              cv2.BORDER_CONSTANT, value=bgr(color))
+
+
+def fit_aspect(image: np.ndarray, ratio: str, mode: Literal["crop", "pad"], color: str = "#000000") -> np.ndarray:
+    """Centre-crop (largest) or pad (smallest) to exactly `ratio` ("16:9"): width/height equals it, no rounding."""
+    a, b = (int(part) for part in ratio.split(":"))
+    if a <= 0 or b <= 0:
+        raise ValueError(f"aspect ratio {ratio!r} needs two positive numbers")
+    a, b = a // math.gcd(a, b), b // math.gcd(a, b)
+    h, w = image.shape[:2]
+    k = min(w // a, h // b) if mode == "crop" else max(-(-w // a), -(-h // b))
+    if k == 0:
+        raise ValueError(f"a {w}x{h} image is too small to crop to {a}:{b}; pad instead")
+    return center_on(image, k * a, k * b, color)
+
+
+def crop(image: np.ndarray, box: Box) -> np.ndarray:
+    box.check_within(image)
+    return image[box.slices()].copy()
+
+
+def pad(image: np.ndarray, width: int, height: int, color: str = "#000000") -> np.ndarray:
+    """Centre `image` on a larger canvas; a smaller target is refused rather than silently cropped."""
+    h, w = image.shape[:2]
+    if width < w or height < h:
+        raise ValueError(f"cannot pad a {w}x{h} image to the smaller {width}x{height}; crop it first")
+    return center_on(image, width, height, color)
+
+
+def occlude(image: np.ndarray, boxes: list[Box], color: str = "#000000") -> np.ndarray:
+    out = image.copy()
+    for box in boxes:
+        box.check_within(image)
+        out[box.slices()] = bgr(color)
+    return out
+
+
+def random_boxes(width: int, height: int, count: int, side: float, rng: np.random.Generator) -> list[Box]:
+    """`count` squares with sides `side` times the shorter image side, placed uniformly inside the image."""
+    px = max(1, round(min(width, height) * side))
+    xs, ys = rng.integers(0, width - px + 1, count), rng.integers(0, height - px + 1, count)
+    return [Box(x=int(x), y=int(y), width=px, height=px) for x, y in zip(xs, ys, strict=True)]
+
+
+def rotate(image: np.ndarray, degrees: float, expand: bool = True, color: str = "#000000") -> np.ndarray:
+    """Rotate counter-clockwise; `expand` grows the canvas to hold every pixel, else it keeps its size.
+
+    Multiples of 90 degrees are exact pixel permutations (no interpolation).
+    """
+    h, w = image.shape[:2]
+    if degrees % 90 == 0:
+        turns = int(degrees // 90) % 4
+        turned = cv2.rotate(image, _QUARTER_TURNS[turns]) if turns else image.copy()
+        return turned if expand else center_on(turned, w, h, color)
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    # The epsilon keeps float error from adding a pixel column to an exact fit.
+    size = (math.ceil(w * cos + h * sin - 1e-6), math.ceil(w * sin + h * cos - 1e-6)) if expand else (w, h)
+    check_size(*size)
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    matrix[:, 2] += ((size[0] - w) / 2, (size[1] - h) / 2)
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=bgr(color))
+
+
+def mark(
+    image: np.ndarray, box: Box, style: Literal["outline", "mask"] = "outline", color: str = "#FF0000",
+    thickness: int = 3, opacity: float = 0.7,
+) -> np.ndarray:
+    """Highlight `box`: a frame `thickness` wide just outside it, or everything else tinted towards `color`.
+
+    The pixels inside the box are never touched, so the marked content stays answerable.
+    """
+    box.check_within(image)
+    h, w = image.shape[:2]
+    if style == "outline":
+        out = image.copy()
+        out[max(0, box.y - thickness) : min(h, box.y + box.height + thickness),
+            max(0, box.x - thickness) : min(w, box.x + box.width + thickness)] = bgr(color)
+    else:
+        out = cv2.addWeighted(image, 1 - opacity, solid(w, h, color), opacity, 0)
+    out[box.slices()] = image[box.slices()]
+    return out
+
+
+def scale_to_fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The largest resize of `image` inside width x height that keeps its aspect; a second call is a no-op."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    size = (min(width, max(1, round(w * scale))), min(height, max(1, round(h * scale))))
+    if size == (w, h):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def fit(image: np.ndarray, width: int, height: int, color: str = "#FFFFFF") -> tuple[np.ndarray, Box]:
+    """`image` scaled to fit width x height and centred on it; returns the cell and where the image sits."""
+    image = scale_to_fit(image, width, height)
+    h, w = image.shape[:2]
+    return center_on(image, width, height, color), Box(x=(width - w) // 2, y=(height - h) // 2, width=w, height=h)
+
+
+def grid(
+    images: list[np.ndarray], rows: int, cols: int, cell_width: int, cell_height: int, gap: int = 4,
+    background: str = "#FFFFFF", labels: list[str] | None = None,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Images row-major in rows x cols cells of one size, each fitted and centred, labels in a strip below.
+
+    Returns the canvas and, per image, its cell box and the box its pixels occupy inside the canvas.
+    """
+    if not images or len(images) > rows * cols:
+        raise ValueError(f"{len(images)} images do not fit a {rows}x{cols} grid")
+    if labels and len(labels) != len(images):
+        raise ValueError(f"{len(labels)} labels for {len(images)} images")
+    strip = LABEL_HEIGHT if labels else 0
+    width, height = cols * cell_width + (cols + 1) * gap, rows * (cell_height + strip) + (rows + 1) * gap
+    canvas = solid(width, height, background)
+    cells = []
+    for i, image in enumerate(images):
+        row, col = divmod(i, cols)
+        cell = Box(x=gap + col * (cell_width + gap), y=gap + row * (cell_height + strip + gap),
+                   width=cell_width, height=cell_height)
+        canvas[cell.slices()], inner = fit(image, cell_width, cell_height, background)
+        entry = {"index": i, "row": row, "col": col, "box": cell.model_dump(),
+                 "image_box": inner.model_copy(update={"x": cell.x + inner.x, "y": cell.y + inner.y}).model_dump()}
+        if labels:
+            _label(canvas, labels[i], Box(x=cell.x, y=cell.y + cell_height, width=cell_width, height=strip))
+            entry["label"] = labels[i]
+        cells.append(entry)
+    return canvas, cells
+
+
+def _label(canvas: np.ndarray, text: str, box: Box) -> None:
+    """Centre `text` in `box`, shrunk to fit, dark or light against the background there."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), base = cv2.getTextSize(text, font, 1.0, 1)
+    scale = min(1.0, (box.height - 6) / (th + base), (box.width - 4) / max(tw, 1))
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    ink = (0, 0, 0) if canvas[box.slices()].mean() > 127 else (255, 255, 255)
+    origin = (box.x + (box.width - tw) // 2, box.y + (box.height + th) // 2)
+    cv2.putText(canvas, text, origin, font, scale, ink, 1, cv2.LINE_AA)
+
+
+# --- registered tools ---------------------------------------------------------------------------
+
+ImageName = Annotated[OutputName, suffixed(*_FORMATS)]
+Seed = Annotated[int | None, Field(ge=0, description="Random seed; default the run's seed.")]
+
+
+def read_image(ws: Workspace, rel: str) -> np.ndarray:
+    """A confined, header-checked input image as BGR; hostile or broken files raise ToolError."""
+    try:
+        return load_image(ws.input(rel))
+    except UnsafeInputError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def write_image(ws: Workspace, name: str, image: np.ndarray) -> Path:
+    path = ws.output(name)
+    save_image(path, image)
+    return path
+
+
+class ImageIO(BaseModel):
+    image: InputPath
+    out: ImageName = Field(description="Image to write in the media folder; .png keeps pixels exact.")
+
+
+ImageFn = Callable[[np.ndarray, Any, Workspace], tuple[np.ndarray, dict[str, Any]]]
+
+
+def image_tool(name: str, params: type[ImageIO], description: str) -> Callable[[ImageFn], ImageFn]:
+    """Register `fn(image, params, ws) -> (image, values)` as a tool that reads `image` and writes `out`."""
+
+    def wrap(fn: ImageFn) -> ImageFn:
+        @tool(name, params, description)
+        def run(p: ImageIO, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
+            image = read_image(ws, p.image)
+            try:
+                result, values = fn(image, p, ws)
+            except ValueError as exc:
+                raise ToolError(f"{name}: {exc}") from None
+            h, w = result.shape[:2]
+            return [write_image(ws, p.out, result)], {"width": w, "height": h, **values}
+
+        return fn
+
+    return wrap
+
+
+class ResizeParams(ImageIO):
+    width: int | None = Field(None, ge=1, le=20000, description="Target width; alone, keeps the aspect ratio.")
+    height: int | None = Field(None, ge=1, le=20000, description="Target height; alone, keeps the aspect ratio.")
+    scale: float | None = Field(None, gt=0, le=8, description="Scale factor, instead of width/height.")
+    aspect: str | None = Field(None, pattern=r"^\d{1,4}:\d{1,4}$",
+                               description="Target aspect ratio 'W:H', reached exactly by cropping or padding first.")
+    fit: Literal["crop", "pad"] = Field("crop", description="How to reach `aspect`: centre crop or pad.")
+    pad_color: Color = "#000000"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ResizeParams:
+        sized = self.width is not None or self.height is not None
+        if self.scale is not None and sized:
+            raise ValueError("give scale or width/height, not both")
+        if self.aspect and self.width is not None and self.height is not None:
+            raise ValueError("with aspect give width or height, not both (they would fix another ratio)")
+        if not (sized or self.scale is not None or self.aspect):
+            raise ValueError("give width, height, scale or aspect")
+        return self
+
+
+@image_tool("resize_image", ResizeParams,
+            "Resize an image to a width and/or height or by a scale, optionally after cropping or padding it to "
+            "an exact aspect ratio.")
+def _resize_tool(image: np.ndarray, p: ResizeParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    if p.aspect:
+        image = fit_aspect(image, p.aspect, p.fit, p.pad_color)
+    sizes = {k: v for k, v in (("width", p.width), ("height", p.height), ("scale", p.scale)) if v is not None}
+    return (perturb(image, "resize", 0, **sizes) if sizes else image), {}
+
+
+class CropPadParams(ImageIO):
+    box: Box | None = Field(None, description="Region to keep.")
+    pad_width: int | None = Field(None, ge=1, le=20000, description="Pad (centred) to this width.")
+    pad_height: int | None = Field(None, ge=1, le=20000, description="Pad (centred) to this height.")
+    color: Color = "#000000"
+
+    @model_validator(mode="after")
+    def _something(self) -> CropPadParams:
+        if self.box is None and self.pad_width is None and self.pad_height is None:
+            raise ValueError("give a box to crop or a pad size")
+        return self
+
+
+@image_tool("crop_pad_image", CropPadParams,
+            "Crop an image to a box and/or pad it, centred, to a larger size with a colour.")
+def _crop_pad_tool(image: np.ndarray, p: CropPadParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    if p.box is not None:
+        image = crop(image, p.box)
+    if p.pad_width is not None or p.pad_height is not None:
+        h, w = image.shape[:2]
+        image = pad(image, p.pad_width or w, p.pad_height or h, p.color)
+    return image, {"box": p.box.model_dump() if p.box else None}
+
+
+class BlurParams(ImageIO):
+    sigma: float = Field(PERTURBATIONS["blur"]["sigma"], gt=0, le=50, description="Gaussian sigma in pixels.")
+
+
+@image_tool("blur_image", BlurParams, "Gaussian-blur an image.")
+def _blur_tool(image: np.ndarray, p: BlurParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    return perturb(image, "blur", 0, sigma=p.sigma), {}
+
+
+class NoiseParams(ImageIO):
+    std: float = Field(PERTURBATIONS["noise"]["std"], ge=0, le=128, description="Gaussian std in 0..255 levels.")
+    seed: Seed = None
+
+
+@image_tool("noise_image", NoiseParams, "Add seeded Gaussian pixel noise to an image.")
+def _noise_tool(image: np.ndarray, p: NoiseParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    seed = ws.seed if p.seed is None else p.seed
+    return perturb(image, "noise", seed, std=p.std), {"seed": seed}
+
+
+class JpegParams(ImageIO):
+    quality: int = Field(PERTURBATIONS["jpeg"]["quality"], ge=1, le=100,
+                         description="JPEG quality; the artefacts are kept exactly when `out` is a .png.")
+
+
+@image_tool("jpeg_image", JpegParams, "Round-trip an image through JPEG at a quality to add compression artefacts.")
+def _jpeg_tool(image: np.ndarray, p: JpegParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    return perturb(image, "jpeg", 0, quality=p.quality), {}
+
+
+class OccludeParams(ImageIO):
+    boxes: list[Box] = Field(default_factory=list, max_length=64, description="Rectangles to fill.")
+    patches: int = Field(0, ge=0, le=64, description="Random square patches to fill as well.")
+    patch_side: float = Field(0.1, gt=0, le=1, description="Patch side as a fraction of the shorter image side.")
+    color: Color = "#000000"
+    seed: Seed = None
+
+    @model_validator(mode="after")
+    def _something(self) -> OccludeParams:
+        if not self.boxes and not self.patches:
+            raise ValueError("give boxes or a number of random patches")
+        return self
+
+
+@image_tool("occlude_image", OccludeParams, "Fill rectangles, given or random by seed, with a solid colour.")
+def _occlude_tool(image: np.ndarray, p: OccludeParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    seed = ws.seed if p.seed is None else p.seed
+    h, w = image.shape[:2]
+    boxes = [*p.boxes, *random_boxes(w, h, p.patches, p.patch_side, np.random.default_rng(seed))]
+    return occlude(image, boxes, p.color), {"boxes": [b.model_dump() for b in boxes], "seed": seed}
+
+
+class RotateParams(ImageIO):
+    degrees: float = Field(ge=-360, le=360, description="Counter-clockwise angle; multiples of 90 are exact.")
+    expand: bool = Field(True, description="Grow the canvas to keep the corners, else keep the size and clip.")
+    color: Color = Field("#000000", description="Fill for the uncovered corners.")
+
+
+@image_tool("rotate_image", RotateParams, "Rotate an image by an angle, expanding the canvas or not.")
+def _rotate_tool(image: np.ndarray, p: RotateParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    return rotate(image, p.degrees, p.expand, p.color), {}
+
+
+class MarkParams(ImageIO):
+    box: Box = Field(description="Region to mark.")
+    style: Literal["outline", "mask"] = Field(
+        "outline", description="'outline' frames the box; 'mask' tints everything outside it.")
+    color: Color = "#FF0000"
+    thickness: int = Field(3, ge=1, le=50, description="Outline width in pixels, drawn just outside the box.")
+    opacity: float = Field(0.7, ge=0, le=1, description="Tint strength outside the box for 'mask'.")
+
+
+@image_tool("mark_region", MarkParams,
+            "Highlight a box in an image with an outline or by masking everything else, for 'which region is "
+            "marked' items; the box is returned.")
+def _mark_tool(image: np.ndarray, p: MarkParams, ws: Workspace) -> tuple[np.ndarray, dict[str, Any]]:
+    return mark(image, p.box, p.style, p.color, p.thickness, p.opacity), {"box": p.box.model_dump(), "style": p.style}
+
+
+Label = Annotated[str, Field(max_length=32, pattern=r"^[ -~]*$", description="Printable ASCII label.")]
+
+
+class GridParams(BaseModel):
+    images: list[InputPath] = Field(min_length=1, max_length=64, description="Images in row-major order.")
+    out: ImageName = Field(description="Image to write in the media folder; .png keeps pixels exact.")
+    rows: int | None = Field(None, ge=1, le=16, description="Rows; default enough for `cols`.")
+    cols: int | None = Field(None, ge=1, le=16, description="Columns; default the ceiling of the square root.")
+    cell_width: int | None = Field(None, ge=8, le=4096, description="Cell width; default the first image's.")
+    cell_height: int | None = Field(None, ge=8, le=4096, description="Cell height; default the first image's.")
+    gap: int = Field(4, ge=0, le=64, description="Pixels between and around cells.")
+    background: Color = "#FFFFFF"
+    labels: list[Label] = Field(default_factory=list, description="One label per image, drawn under its cell.")
+
+
+@tool("image_grid", GridParams,
+      "Compose several images into a rows x cols grid of uniform cells, optionally labelled; returns each cell's box.")
+def _grid_tool(p: GridParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
+    n = len(p.images)
+    cols = p.cols or (math.ceil(n / p.rows) if p.rows else math.ceil(math.sqrt(n)))
+    rows = p.rows or math.ceil(n / cols)
+    first = read_image(ws, p.images[0])
+    width, height = p.cell_width or first.shape[1], p.cell_height or first.shape[0]
+    # Shrink each image as it is read, so only one full-size decode is alive at a time; grid() then
+    # finds them already fitted.
+    images = [scale_to_fit(first, width, height)]
+    del first
+    images += [scale_to_fit(read_image(ws, rel), width, height) for rel in p.images[1:]]
+    try:
+        canvas, cells = grid(images, rows, cols, width, height, p.gap, p.background, p.labels or None)
+    except ValueError as exc:
+        raise ToolError(f"image_grid: {exc}") from None
+    return [write_image(ws, p.out, canvas)], {"rows": rows, "cols": cols, "width": canvas.shape[1],
+                                              "height": canvas.shape[0], "cells": cells}

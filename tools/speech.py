@@ -1,4 +1,4 @@
-"""Offline, deterministic text-to-speech with the espeak-ng binary."""
+"""Offline, deterministic text-to-speech with the espeak-ng binary, and the speak / speak_dialogue tools."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, Field
+
+from tools.audio import WavOutput, resample, save_output
+from tools.registry import ToolError, Workspace, tool
 
 MAX_TEXT_CHARS = 2000
 DEFAULT_RATE = 160  # words per minute
@@ -142,16 +147,51 @@ def _espeak_table(option: str) -> list[str]:
     return [row for row in done.stdout.splitlines()[1:] if len(row.split()) >= 5]
 
 
-def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Band-limited FFT resampling (deterministic, no aliasing); float32 clipped to [-1, 1]."""
-    x = np.asarray(samples, dtype=np.float64)
-    if rate_in == rate_out or len(x) == 0:
-        return np.clip(x, -1.0, 1.0).astype(np.float32)
-    n_out = max(1, round(len(x) * rate_out / rate_in))
-    spectrum = np.fft.rfft(x)
-    keep = min(len(spectrum), n_out // 2 + 1)
-    out = np.fft.irfft(spectrum[:keep], n_out) * (n_out / len(x))
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
+class SpeakParams(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to speak.")
+    voice: str = Field(VOICES[0].spec, description="espeak-ng voice spec such as en-us+m3 or en+f3 "
+                       "(language, then an optional +variant).")
+    rate: int = Field(DEFAULT_RATE, ge=80, le=450, description="Speaking rate in words per minute.")
+    pitch: int = Field(DEFAULT_PITCH, ge=0, le=99, description="Pitch on espeak-ng's 0..99 scale.")
+    sample_rate: int = Field(16000, ge=8000, le=48000, description="Sample rate of the WAV in Hz.")
+    out: WavOutput
+
+
+class Turn(BaseModel):
+    speaker: str = Field(min_length=1, max_length=64, description="Who speaks this turn.")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What they say.")
+
+
+class SpeakDialogueParams(BaseModel):
+    turns: list[Turn] = Field(min_length=1, max_length=50, description="The turns, in order.")
+    voices: dict[str, str] | None = Field(None, description="Speaker -> espeak-ng voice spec; speakers left "
+                                          "out get distinct catalogue voices in order of appearance.")
+    pause_ms: int = Field(400, ge=0, le=5000, description="Silence between turns in milliseconds.")
+    sample_rate: int = Field(16000, ge=8000, le=48000, description="Sample rate of the WAV in Hz.")
+    out: WavOutput
+
+
+@tool("speak", SpeakParams, "Speak text offline with espeak-ng into a 16-bit mono WAV (edge silence trimmed).")
+def speak(p: SpeakParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
+    try:
+        samples = synthesize(p.text, p.voice, p.rate, p.pitch, p.sample_rate)
+    except SpeechError as exc:
+        raise ToolError(str(exc)) from None
+    path = save_output(ws, p.out, samples, p.sample_rate)
+    return [path], {"duration_s": len(samples) / p.sample_rate, "voice": p.voice, "engine": "espeak-ng"}
+
+
+@tool("speak_dialogue", SpeakDialogueParams, "Render a dialogue with one espeak-ng voice per speaker and a "
+      "pause between turns into a 16-bit mono WAV; reports each turn's start and end in seconds.")
+def speak_dialogue(p: SpeakDialogueParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
+    try:
+        samples, timeline = render_dialogue([t.model_dump() for t in p.turns], p.voices, p.pause_ms, p.sample_rate)
+    except SpeechError as exc:
+        raise ToolError(str(exc)) from None
+    path = save_output(ws, p.out, samples, p.sample_rate)
+    voices = {t["speaker"]: t["voice"] for t in timeline}
+    return [path], {"turns": timeline, "voices": voices, "duration_s": len(samples) / p.sample_rate,
+                    "engine": "espeak-ng"}
 
 
 def _clean_text(text: str) -> str:
