@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
+
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
@@ -75,43 +77,89 @@ def _images(item: Item, root: Path, pool: Pool) -> list[Check]:
     return checks
 
 
-def _audio(item: Item, root: Path) -> list[Check]:
-    from tools.audio import estimate_pitch, measure_snr, read_wav
+def _snr_check(item: Item, clean: np.ndarray, mixture: np.ndarray) -> Check:
+    from tools.audio import measure_snr
+
+    measured = measure_snr(clean, mixture)
+    wanted = float(item.metadata["snr_db"])
+    item.metadata["measured_snr_db"] = round(measured, 2)
+    return Check(name="snr", passed=abs(measured - wanted) <= SNR_TOLERANCE_DB,
+                 detail=f"measured {measured:.2f} dB, asked {wanted:.2f} dB")
+
+
+def _voices_check(item: Item, clean: np.ndarray, sr: int) -> Check:
+    from tools.audio import estimate_pitch
+
+    pitches: dict[str, list[float]] = {}
+    for t in item.metadata["turns"]:
+        pitches.setdefault(t["speaker"], []).append(estimate_pitch(clean[int(t["start"] * sr): int(t["end"] * sr)], sr))
+    median = {k: float(np.median(v)) for k, v in pitches.items()}
+    ordered = sorted(median.values())
+    gap = min(b - a for a, b in zip(ordered, ordered[1:]))
+    item.metadata["speaker_pitch_hz"] = {k: round(v, 1) for k, v in median.items()}
+    distinct = len(set(item.metadata.get("voices", {}).values())) >= 2
+    return Check(name="distinct_voices", passed=distinct and gap >= MIN_PITCH_GAP_HZ,
+                 detail=f"closest speakers {gap:.1f} Hz apart")
+
+
+def _speech_check(item: Item, clean_path: Path, decoy: str) -> Check:
+    """Recognise the rendered speech: it must match its own script better than another dialogue's.
+
+    espeak-ng speech is recognised at a WER near 0.7, so an absolute bar would reject good items;
+    beating a decoy script still catches silence, truncation and audio that says something else."""
+    from tools.asr import probe_speech, word_error_rate
+
+    script = " ".join(t["text"] for t in item.metadata["turns"])
+    probe = probe_speech(clean_path, script)
+    decoy_wer = word_error_rate(decoy, probe.transcript) if decoy and not probe.error else 1.0
+    item.metadata["speech_recognition"] = {"engine": probe.engine, "wer": round(probe.wer, 3),
+                                           "decoy_wer": round(decoy_wer, 3), "transcript": probe.transcript}
+    return Check(name="speech_says_script", passed=not probe.error and probe.wer < min(1.0, decoy_wer),
+                 detail=probe.error or f"WER {probe.wer:.2f} against its script, {decoy_wer:.2f} against a decoy")
+
+
+def _audio(item: Item, root: Path, decoy: str | None) -> list[Check]:
+    from tools.audio import read_wav
     from tools.probes import probe_audio
 
     checks = []
     for rel in item.audio:
         p = probe_audio(root / rel)
         ok = p.decodes and p.duration_s >= 0.5 and p.clipped_fraction < 0.001
-        checks.append(Check(name="audio", passed=ok, detail=p.error or f"{p.duration_s:.2f}s clipped={p.clipped_fraction:.4f}"))
+        checks.append(Check(name="audio", passed=ok,
+                            detail=p.error or f"{p.duration_s:.2f}s clipped={p.clipped_fraction:.4f}"))
         if not p.decodes:
             continue
         mixture, sr = read_wav(root / rel)
-        clean_rel = item.metadata.get("clean_audio")
-        clean = read_wav(root / clean_rel)[0] if clean_rel else mixture
-        if clean_rel and item.metadata.get("snr_db") is not None:
-            measured = measure_snr(clean, mixture)
-            wanted = float(item.metadata["snr_db"])
-            item.metadata["measured_snr_db"] = round(measured, 2)
-            checks.append(Check(name="snr", passed=abs(measured - wanted) <= SNR_TOLERANCE_DB,
-                                detail=f"measured {measured:.2f} dB, asked {wanted:.2f} dB"))
+        clean_path = root / item.metadata.get("clean_audio", rel)
+        clean = read_wav(clean_path)[0] if clean_path != root / rel else mixture
+        if "clean_audio" in item.metadata and item.metadata.get("snr_db") is not None:
+            checks.append(_snr_check(item, clean, mixture))
         turns = item.metadata.get("turns", [])
         if len({t["speaker"] for t in turns}) >= 2:
-            pitches = {}
-            for t in turns:
-                segment = clean[int(t["start"] * sr): int(t["end"] * sr)]
-                pitches.setdefault(t["speaker"], []).append(estimate_pitch(segment, sr))
-            medians = sorted(sorted(v)[len(v) // 2] for v in pitches.values())
-            gap = min(b - a for a, b in zip(medians, medians[1:]))
-            item.metadata["speaker_pitch_hz"] = {k: round(sorted(v)[len(v) // 2], 1) for k, v in pitches.items()}
-            checks.append(Check(name="distinct_voices", passed=len(set(item.metadata.get("voices", {}).values())) >= 2
-                                and gap >= MIN_PITCH_GAP_HZ, detail=f"closest speakers {gap:.1f} Hz apart"))
+            checks.append(_voices_check(item, clean, sr))
+        if turns and decoy is not None:
+            checks.append(_speech_check(item, clean_path, decoy))
     return checks
+
+
+def decoy_script(pool: Pool, row: Row) -> str:
+    """The dialogue of the next row of the same dataset, as a script the audio must not match."""
+    rows = pool.rows(row.dataset)
+    at = next(i for i, r in enumerate(rows) if r.sample_id == row.sample_id)
+    for other in rows[at + 1:] + rows[:at]:
+        turns = other.values.get("dialogue")
+        if isinstance(turns, list) and turns:
+            return " ".join(str(t.get("text", "")) for t in turns)
+    return ""
 
 
 class OfflineVerifier:
     """Rule checks; semantic validity offline means the answer is the source's, the question is
     well-formed, options are distinct, and the media really carries the signal the item claims."""
+
+    def __init__(self, speech_check: bool = True) -> None:
+        self.speech_check = speech_check
 
     def verify(self, item: Item, row: Row, store: RunStore, pool: Pool) -> Verdict:
         checks = _structure(item)
@@ -120,7 +168,8 @@ class OfflineVerifier:
                                 detail=f"{item.answer_text!r}"))
         if item.plan.recipe == "entailment-mcq":
             checks.append(Check(name="nli_label", passed=norm(item.answer_text) in NLI_LABELS))
-        checks += _images(item, store.root, pool) + _audio(item, store.root)
+        decoy = decoy_script(pool, row) if self.speech_check and item.audio else None
+        checks += _images(item, store.root, pool) + _audio(item, store.root, decoy)
         failed = [c for c in checks if not c.passed]
         if not failed:
             return Verdict(action="accept", checks=checks)
@@ -145,7 +194,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
         verdict = state.get("verdict")
         if item is not None:
             pool = pool_for(ctx)
-            decider: Verifier = choose(ctx, OfflineVerifier, None, get_llm, "verifier")
+            decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm, "verifier")
             verdict = decider.verify(item, pool.row(item.source.dataset, item.source.sample_id), store, pool)
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]

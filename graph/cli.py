@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--llm", default=OFFLINE, help="'offline' (default) or a chat model name")
     build.add_argument("--snr", type=float, default=None, help="background noise SNR in dB for spoken items")
+    build.add_argument("--no-speech-check", dest="speech_check", action="store_false",
+                       help="skip the offline speech-recognition round trip on spoken items (faster)")
     resume = sub.add_parser("resume", help="continue a build that stopped or was killed")
     resume.add_argument("run_dir")
     pool = sub.add_parser("pool", help="pool tools")
@@ -140,7 +142,7 @@ def build(args: argparse.Namespace) -> int:
                          "or pass another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(llm=args.llm, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
-                  snr_db=args.snr)
+                  snr_db=args.snr, speech_check=args.speech_check)
     console.print(f"building {args.size} items into {run_dir}")
     return _run(run_dir, {"requirement": args.requirement}, ctx)
 

@@ -23,3 +23,7 @@ class Context(BaseModel):
     )
     score_threshold: float = Field(0.5, ge=0, le=1, description="Minimum of each plan score to keep it.")
     snr_db: float | None = Field(None, description="Background noise SNR for spoken items; None: from the requirement.")
+    speech_check: bool = Field(
+        True, description="Recognise rendered speech offline and require it to match its script (about 0.3 s "
+        "per second of speech)."
+    )

@@ -63,6 +63,9 @@ def test_spoken_dialogue_items_have_two_voices_and_the_requested_snr(tmp_path: P
                 estimate_pitch((clean[int(t["start"] * rate): int(t["end"] * rate)] / 32768).astype(np.float32), rate))
         medians = [float(np.median(v)) for v in pitch.values()]
         assert max(medians) - min(medians) > 15  # two audibly different voices
+        heard = item["metadata"]["speech_recognition"]
+        assert "speech_says_script" in item["metadata"]["checks"]
+        assert heard["engine"].startswith("pocketsphinx") and heard["wer"] < heard["decoy_wer"]
 
 
 def test_demo_pool_build_has_text_image_and_audio_items(tmp_path: Path) -> None:

@@ -140,8 +140,5 @@ class RunStore:
     def read(self, name: str) -> Any:
         return json.loads((self.root / name).read_text(encoding="utf-8"))
 
-    def media_path(self, item_id: str, suffix: str) -> Path:
-        return self.media / f"{safe_name(item_id)}{suffix}"
-
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()

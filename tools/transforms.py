@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from state.models import DatasetCard, Modality, Provenance, Row, Step
 from tools.pool import Pool
-from tools.run_store import RunStore
+from tools.registry import ToolError, ToolResult, Workspace, call
+from tools.run_store import RunStore, safe_name
 from tools.safety import UnsafeInputError, check_image_header
 from tools.text import LETTERS, norm, similarity
 
@@ -62,6 +63,22 @@ class StepEnv:
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.seed}:{self.item_id}:{salt}")
+
+    def workspace(self) -> Workspace:
+        """Pure tools read from the run and the pool, write into the run's media folder."""
+        return Workspace(run_dir=self.store.root, read_roots=(self.pool.root,), seed=self.seed)
+
+    def media_name(self, suffix: str) -> str:
+        return f"{safe_name(self.item_id)}{suffix}"
+
+    def call(self, draft: Draft, tool_name: str, params: dict[str, Any]) -> ToolResult:
+        """Run a registered pure tool for this item and keep its provenance on the draft."""
+        try:
+            result = call(tool_name, params, self.workspace())
+        except ToolError as exc:
+            raise StepError(str(exc)) from None
+        draft.provenance.append(result.provenance)
+        return result
 
 
 @dataclass(frozen=True)
@@ -258,7 +275,7 @@ def attach_image(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
         check_image_header(source)
     except UnsafeInputError as exc:
         raise StepError(str(exc)) from None
-    target = env.store.media_path(env.item_id, source.suffix.lower())
+    target = env.workspace().output(env.media_name(source.suffix.lower()))
     shutil.copyfile(source, target)
     draft.image, draft.modality = [target], "image"
     draft.metadata["source_image"] = images[0]
@@ -272,14 +289,15 @@ class PerturbParams(BaseModel):
 
 @register("perturb_image", PerturbParams)
 def perturb_image(draft: Draft, env: StepEnv, p: PerturbParams) -> list[Path]:
-    """Degrade the attached image; the question and answer stay as they are."""
-    from tools.images import load_image, perturb, save_image
-
+    """Degrade the attached image with the registered image tool; question and answer stay as they are."""
     if not draft.image:
         raise StepError("perturb_image needs an attached image")
-    image = perturb(load_image(draft.image[0]), p.op, seed=env.rng("perturb").randrange(2**31), **p.params)
-    target = env.store.media_path(env.item_id, ".jpg" if p.op == "jpeg" else ".png")
-    save_image(target, image)
+    params = {"image": env.store.relative(draft.image[0]), **p.params,
+              "out": env.media_name(".jpg" if p.op == "jpeg" else ".png")}
+    if p.op == "noise":
+        params["seed"] = env.rng("perturb").randrange(2**31)
+    result = env.call(draft, f"{p.op}_image", params)
+    target = env.store.root / result.outputs[0]
     if draft.image[0] != target:
         draft.image[0].unlink(missing_ok=True)
     draft.image = [target]
@@ -296,38 +314,29 @@ class DialogueAudioParams(BaseModel):
 
 @register("speak_dialogue", DialogueAudioParams)
 def speak_dialogue(draft: Draft, env: StepEnv, p: DialogueAudioParams) -> list[Path]:
-    """Render the dialogue with a voice per speaker, optionally under noise at an exact SNR."""
-    from tools.audio import mix_at_snr, noise, write_wav
-    from tools.speech import SpeechError, render_dialogue
-
+    """Render the dialogue with a voice per speaker, then (if asked) add noise at an exact SNR."""
     turns = env.row.values.get("dialogue")
     if not isinstance(turns, list) or len(turns) < 2:
         raise StepError("row has no dialogue of at least two turns")
-    try:
-        speech, timestamps = render_dialogue(turns, pause_ms=p.pause_ms, sample_rate=p.sample_rate)
-    except SpeechError as exc:
-        raise StepError(str(exc)) from None
-    outputs = []
-    target = env.store.media_path(env.item_id, ".wav")
-    if p.noise != "none" and p.snr_db is not None:
-        seed = env.rng("noise").randrange(2**31)
-        mixture, clean = mix_at_snr(speech, noise(p.noise, len(speech), p.sample_rate, seed), p.snr_db)
-        clean_path = env.store.media_path(env.item_id, ".clean.wav")
-        write_wav(clean_path, clean, p.sample_rate)
-        write_wav(target, mixture, p.sample_rate)
-        outputs = [target, clean_path]
-        draft.metadata.update(noise=p.noise, snr_db=p.snr_db, clean_audio=env.store.relative(clean_path))
-    else:
-        write_wav(target, speech, p.sample_rate)
-        outputs = [target]
-    speakers = list(dict.fromkeys(t["speaker"] for t in timestamps))
+    noisy = p.noise != "none" and p.snr_db is not None
+    final = env.media_name(".wav")
+    speech = env.call(draft, "speak_dialogue", {"turns": turns, "pause_ms": p.pause_ms,
+                                                "sample_rate": p.sample_rate,
+                                                "out": env.media_name(".speech.wav") if noisy else final})
+    timestamps = speech.values["turns"]
+    if noisy:
+        mixed = env.call(draft, "add_noise", {"speech": speech.outputs[0], "kind": p.noise, "snr_db": p.snr_db,
+                                              "seed": env.rng("noise").randrange(2**31), "out": final})
+        (env.store.root / speech.outputs[0]).unlink()  # add_noise keeps the scaled clean speech beside the mix
+        draft.metadata.update(noise=p.noise, snr_db=p.snr_db, clean_audio=mixed.outputs[1])
     # With two speakers the next turn is the other one's; with more, who speaks next is open.
+    speakers = list(dict.fromkeys(t["speaker"] for t in timestamps))
     others = [s for s in speakers if s != timestamps[-1]["speaker"]]
     nxt = others[0] if len(speakers) == 2 else "the next speaker"
     draft.question = (
         f"Listen to the conversation between {' and '.join(speakers)}. "
         f"Which reply would {nxt} most naturally say next?"
     )
-    draft.audio, draft.modality = [target], "audio"
-    draft.metadata.update(turns=timestamps, voices={t["speaker"]: t["voice"] for t in timestamps})
-    return outputs
+    draft.audio, draft.modality = [env.store.root / "media" / final], "audio"
+    draft.metadata.update(turns=timestamps, voices=speech.values["voices"])
+    return [*draft.audio, *([env.store.root / draft.metadata["clean_audio"]] if noisy else [])]
