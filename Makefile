@@ -36,6 +36,8 @@ dev: install
 
 bench: install
 	$(BIN)/python scripts/bench_media.py
+	$(BIN)/python scripts/bench_images.py
+	$(BIN)/python scripts/bench_speech.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .langgraph_api
