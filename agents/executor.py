@@ -54,4 +54,4 @@ def executor(state: BuildState, runtime: Runtime[Context]) -> dict:
     except (StepError, UnsafeInputError) as exc:
         verdict = Verdict(action="discard", reason=f"transformation failed: {exc}")
         return {"draft": None, "verdict": verdict}
-    return {"draft": draft, "verdict": None}
+    return {"draft": env.store.write_draft(draft), "verdict": None}

@@ -103,7 +103,9 @@ def make_orchestrator_node(get_llm: LLMFactory | None = None):
             decider: Orchestrator = choose(ctx, OfflineOrchestrator, None, get_llm, "orchestrator")
             overrides = decider.specialise(g, pool.row(g.plan.dataset, sample_id), ctx.seed)
             work = Work(grounding=g.key, sample_id=sample_id, repairs=0, overrides=overrides)
-            return Command(goto="executor", update={"progress": progress, "allocation": alloc, "work": work,
-                                                    "events": events})
+            update = {"progress": progress, "work": work, "events": events}
+            if alloc is not state["allocation"]:  # only a shortfall transfer changes it
+                update["allocation"] = alloc
+            return Command(goto="executor", update=update)
 
     return orchestrator

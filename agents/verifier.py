@@ -12,11 +12,15 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.llm import LLMFactory, choose
+from agents.orchestrator import item_id
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
 from state.models import Check, Item, Row, Verdict
+from tools.asr import probe_speech, word_error_rate
+from tools.audio import estimate_pitch, measure_snr, read_wav
 from tools.pool import Pool
+from tools.probes import probe_audio, probe_image
 from tools.run_store import RunStore
 from tools.text import LETTERS, norm
 from tools.transforms import NLI_LABELS
@@ -62,8 +66,6 @@ def _structure(item: Item) -> list[Check]:
 
 
 def _image_check(name: str, path: Path) -> Check:
-    from tools.probes import probe_image
-
     p = probe_image(path)
     ok = p.decodes and not p.blank and min(p.width, p.height) >= 16
     return Check(name=name, passed=ok, detail=p.error or f"{p.width}x{p.height} blank={p.blank}")
@@ -78,8 +80,6 @@ def _images(item: Item, root: Path, pool: Pool) -> list[Check]:
 
 
 def _snr_check(item: Item, clean: np.ndarray, mixture: np.ndarray) -> Check:
-    from tools.audio import measure_snr
-
     measured = measure_snr(clean, mixture)
     wanted = float(item.metadata["snr_db"])
     item.metadata["measured_snr_db"] = round(measured, 2)
@@ -88,8 +88,6 @@ def _snr_check(item: Item, clean: np.ndarray, mixture: np.ndarray) -> Check:
 
 
 def _voices_check(item: Item, clean: np.ndarray, sr: int) -> Check:
-    from tools.audio import estimate_pitch
-
     pitches: dict[str, list[float]] = {}
     for t in item.metadata["turns"]:
         pitches.setdefault(t["speaker"], []).append(estimate_pitch(clean[int(t["start"] * sr): int(t["end"] * sr)], sr))
@@ -107,8 +105,6 @@ def _speech_check(item: Item, clean_path: Path, decoy: str) -> Check:
 
     espeak-ng speech is recognised at a WER near 0.7, so an absolute bar would reject good items;
     beating a decoy script still catches silence, truncation and audio that says something else."""
-    from tools.asr import probe_speech, word_error_rate
-
     script = " ".join(t["text"] for t in item.metadata["turns"])
     probe = probe_speech(clean_path, script)
     decoy_wer = word_error_rate(decoy, probe.transcript) if decoy and not probe.error else 1.0
@@ -119,9 +115,6 @@ def _speech_check(item: Item, clean_path: Path, decoy: str) -> Check:
 
 
 def _audio(item: Item, root: Path, decoy: str | None) -> list[Check]:
-    from tools.audio import read_wav
-    from tools.probes import probe_audio
-
     checks = []
     for rel in item.audio:
         p = probe_audio(root / rel)
@@ -184,13 +177,27 @@ def _drop_media(item: Item, store: RunStore) -> None:
             (store.root / rel).unlink(missing_ok=True)
 
 
+def _accepted_before(state: BuildState, store: RunStore) -> bool:
+    work = state["work"]
+    grounding = next(g for g in state["groundings"] if g.key == work["grounding"])
+    return item_id(grounding, work["sample_id"]) in store.accepted_ids()
+
+
 def make_verifier_node(get_llm: LLMFactory | None = None):
     def verifier(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["executor", "orchestrator"]]:
         ctx = runtime.context or Context()
         store = store_for(state["run_dir"])
-        work, item = state["work"], state.get("draft")
+        work, draft = state["work"], state.get("draft")
         progress = {k: QuotaProgress(**v) for k, v in state["progress"].items()}
         prog = progress[work["grounding"]]
+        if draft and not (store.root / draft).exists():
+            # A kill landed after this verdict was written but before its checkpoint: the item is
+            # either on disk already (count it) or must be built again.
+            if _accepted_before(state, store):
+                prog["accepted"] += 1
+                return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None})
+            return Command(goto="executor", update={"draft": None})
+        item = store.read_draft(draft) if draft else None
         verdict = state.get("verdict")
         if item is not None:
             pool = pool_for(ctx)
@@ -199,6 +206,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]
             store.add_item(item)
+            store.drop_draft(draft)
             prog["accepted"] += 1
             runtime.stream_writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,
                                    "accepted": prog["accepted"]})
@@ -209,6 +217,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
                                                     "verdict": verdict})
         if item is not None:
             _drop_media(item, store)
+            store.drop_draft(draft)
         store.add_rejection({"grounding": work["grounding"], "sample_id": work["sample_id"],
                              "repairs": work["repairs"], "reason": verdict.reason,
                              "failed": [c.name for c in verdict.failed]})

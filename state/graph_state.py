@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
 
-from state.models import Allocation, Grounding, Item, Subtask, Verdict
+from state.models import Allocation, Grounding, Subtask, Verdict
 
 Status = Literal["running", "done", "short", "failed"]
 
@@ -55,6 +55,6 @@ class BuildState(InputState, OutputState):
     # Executor
     progress: NotRequired[dict[str, QuotaProgress]]
     work: NotRequired[Work | None]
-    draft: NotRequired[Item | None]
+    draft: NotRequired[str | None]  # run-relative path of the item awaiting verification
     verdict: NotRequired[Verdict | None]
     events: Annotated[list[str], operator.add]

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from agents.verifier import make_verifier_node
 from state.context import Context
 from state.models import Item, Source, TransformPlan
+from tools.run_store import RunStore
 from support import items, label_image_rows, mcq_rows, rejections, run, write_dataset
 
 NLI = [("A man is sleeping on a sofa.", "Someone is resting.", "entailment"),
@@ -126,12 +127,15 @@ def test_verifier_repairs_a_repairable_item_then_discards_at_the_bound(tmp_path:
     ctx = Context(pool=str(pool), out_dir=str(out), max_repairs=1)
     node = make_verifier_node()
     runtime = Runtime(context=ctx, stream_writer=lambda _: None)
-    state = {"run_dir": str(out), "draft": _dup_item(out), "verdict": None,
+    draft = RunStore(out).write_draft(_dup_item(out))
+    state = {"run_dir": str(out), "draft": draft, "verdict": None,
              "work": {"grounding": "text-mcq@counting-mcq", "sample_id": "q1", "repairs": 0, "overrides": {}},
              "progress": {"text-mcq@counting-mcq": {"accepted": 0, "drawn": 1, "rejected": 0, "exhausted": False}}}
     first = node(state, runtime)
     assert first.goto == "executor" and first.update["work"]["repairs"] == 1
     assert first.update["verdict"].failed[0].name == "choices_unique"
+    assert (out / draft).exists()  # a repair rebuilds the draft in place
     second = node({**state, "work": first.update["work"]}, runtime)
     assert second.goto == "orchestrator" and second.update["progress"]["text-mcq@counting-mcq"]["rejected"] == 1
     assert rejections(out)[0]["repairs"] == 1 and "choices_unique" in rejections(out)[0]["failed"]
+    assert not (out / draft).exists()

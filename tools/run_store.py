@@ -26,6 +26,7 @@ SPEC = "spec.json"
 SUMMARY = "summary.json"
 RUN = "run.json"
 MEDIA = "media"
+DRAFTS = "drafts"
 
 
 def safe_name(text: str, limit: int = 80) -> str:
@@ -118,8 +119,23 @@ class RunStore:
         self._sources.add((item.source.dataset, item.source.sample_id))
         return True
 
+    def write_draft(self, item: Item) -> str:
+        """Park an item awaiting verification on disk; state carries only the returned path."""
+        rel = f"{DRAFTS}/{safe_name(item.id)}.json"
+        write_json(self.root / rel, item.model_dump(mode="json"))
+        return rel
+
+    def read_draft(self, rel: str) -> Item:
+        return Item.model_validate(self.read(rel))
+
+    def drop_draft(self, rel: str) -> None:
+        (self.root / rel).unlink(missing_ok=True)
+
     def add_rejection(self, record: dict[str, Any]) -> None:
-        _append_line(self.root / REJECTED, record)
+        """Log a discarded sample once, even when a resumed run discards it again."""
+        key = (record["grounding"], record["sample_id"])
+        if key not in {(r["grounding"], r["sample_id"]) for r in self.rejections()}:
+            _append_line(self.root / REJECTED, record)
 
     def rejections(self) -> list[dict[str, Any]]:
         return _read_lines(self.root / REJECTED)
