@@ -139,3 +139,29 @@ def test_verifier_repairs_a_repairable_item_then_discards_at_the_bound(tmp_path:
     assert second.goto == "orchestrator" and second.update["progress"]["text-mcq@counting-mcq"]["rejected"] == 1
     assert rejections(out)[0]["repairs"] == 1 and "choices_unique" in rejections(out)[0]["failed"]
     assert not (out / draft).exists()
+
+
+def test_verdict_replayed_after_a_kill_neither_loses_nor_duplicates(tmp_path: Path) -> None:
+    """A kill between the verifier's write and its checkpoint replays the verifier on a missing draft."""
+    from agents.orchestrator import item_id
+    from agents.resources import store_for
+    from state.models import Grounding, PlanScores
+
+    pool = tmp_path / "pool"
+    write_dataset(pool, "counting-mcq", mcq_rows(4))
+    out = tmp_path / "out"
+    plan = TransformPlan(recipe="text-mcq", dataset="counting-mcq")
+    grounding = Grounding(subtask="text-mcq", plan=plan, scores=PlanScores(alignment=1, robustness=1, preservation=1),
+                          capacity=4, expected_yield=0.9)
+    node = make_verifier_node()
+    runtime = Runtime(context=Context(pool=str(pool), out_dir=str(out)), stream_writer=lambda _: None)
+    state = {"run_dir": str(out), "draft": "drafts/gone.json", "verdict": None, "groundings": [grounding],
+             "work": {"grounding": grounding.key, "sample_id": "q1", "repairs": 0, "overrides": {}},
+             "progress": {grounding.key: {"accepted": 0, "drawn": 1, "rejected": 0, "exhausted": False}}}
+    rebuild = node(state, runtime)
+    assert rebuild.goto == "executor"  # nothing on disk: build the item again
+    item = _dup_item(out).model_copy(update={"id": item_id(grounding, "q1"), "choices": ["2", "3", "4", "0"]})
+    store_for(str(out)).add_item(item)  # the store the node shares, as in one build process
+    counted = node(state, runtime)
+    assert counted.goto == "orchestrator" and counted.update["progress"][grounding.key]["accepted"] == 1
+    assert len(items(out)) == 1
