@@ -15,7 +15,7 @@ from state.graph_state import BuildState
 from state.models import DatasetCard, Grounding, PlanScores, Subtask
 from tools.pool import Pool
 from tools.recipes import RECIPES
-from tools.transforms import REGISTRY
+from tools.transforms import STEPS
 
 EXPECTED_YIELD = 0.9  # share of drawn rows expected to pass verification; the verifier measures it
 KEEP_PER_SUBTASK = 2
@@ -35,7 +35,7 @@ def _with_settings(steps, settings):
     """Apply requirement-level settings to the steps whose tool takes them."""
     out = []
     for step in steps:
-        fields = REGISTRY[step.tool].params.model_fields
+        fields = STEPS[step.tool].params.model_fields
         extra = {k: v for k, v in settings.items() if k in fields}
         out.append(step.model_copy(update={"params": {**step.params, **extra}}))
     return out

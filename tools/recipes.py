@@ -171,7 +171,7 @@ RECIPES: dict[str, Recipe] = {
                       "dialog", "voice", "speaker", "turn", "noisy", "noise", "follow", "reply", "response"),
             roles=("dialogue", "answer"),
             answer_kinds=("text", "label", "list"),
-            steps=lambda card: [Step(tool="speak_dialogue"), Step(tool="response_choices")],
+            steps=lambda card: [Step(tool="dialogue_audio"), Step(tool="response_choices")],
             preservation=lambda card: 0.9,
         ),
         Recipe(

@@ -1,7 +1,7 @@
-"""The registry of transformation tools a plan's steps may name.
+"""The plan steps: each turns part of a pool row into part of a draft item.
 
-Each tool turns part of a pool row into part of a draft item. Nothing runs that is not registered
-here, so a plan written by a model (or text inside a dataset row) cannot call anything else.
+A plan may name only the steps registered here, and the steps call only the pure tools of
+tools.registry, so a plan written by a model (or text inside a dataset row) runs nothing else.
 """
 
 from __future__ import annotations
@@ -82,19 +82,19 @@ class StepEnv:
 
 
 @dataclass(frozen=True)
-class TransformTool:
+class Transform:
     name: str
     version: str
     params: type[BaseModel]
     run: Callable[[Draft, StepEnv, Any], list[Path]]
 
 
-REGISTRY: dict[str, TransformTool] = {}
+STEPS: dict[str, Transform] = {}
 
 
 def register(name: str, params: type[BaseModel], version: str = "1"):
     def wrap(fn: Callable[[Draft, StepEnv, Any], list[Path]]):
-        REGISTRY[name] = TransformTool(name, version, params, fn)
+        STEPS[name] = Transform(name, version, params, fn)
         return fn
 
     return wrap
@@ -102,9 +102,9 @@ def register(name: str, params: type[BaseModel], version: str = "1"):
 
 def run_step(step: Step, draft: Draft, env: StepEnv) -> None:
     """Validate a step against its tool's parameters, run it and record its provenance."""
-    tool = REGISTRY.get(step.tool)
+    tool = STEPS.get(step.tool)
     if tool is None:
-        raise StepError(f"plan names unknown tool {step.tool!r}; known: {', '.join(sorted(REGISTRY))}")
+        raise StepError(f"plan names unknown tool {step.tool!r}; known: {', '.join(sorted(STEPS))}")
     try:
         params = tool.params.model_validate(step.params)
     except ValidationError as exc:
@@ -312,8 +312,8 @@ class DialogueAudioParams(BaseModel):
     sample_rate: int = 16000
 
 
-@register("speak_dialogue", DialogueAudioParams)
-def speak_dialogue(draft: Draft, env: StepEnv, p: DialogueAudioParams) -> list[Path]:
+@register("dialogue_audio", DialogueAudioParams)
+def dialogue_audio(draft: Draft, env: StepEnv, p: DialogueAudioParams) -> list[Path]:
     """Render the dialogue with a voice per speaker, then (if asked) add noise at an exact SNR."""
     turns = env.row.values.get("dialogue")
     if not isinstance(turns, list) or len(turns) < 2:
