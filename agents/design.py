@@ -152,6 +152,10 @@ def make_design_node(get_llm: LLMFactory | None = None):
             subtasks = designer.revise(state["subtasks"], rejected, shortfall)
             event = f"design: round {rounds} revised to {[s.id for s in subtasks]} after {rejected or shortfall}"
         update = {"subtasks": subtasks, "design_rounds": rounds, "events": [event]}
+        if "subtasks" in state and subtasks and [s.recipe for s in subtasks] == [s.recipe for s in state["subtasks"]]:
+            reasons = "; ".join(dict.fromkeys(state.get("design_feedback", [])))
+            return Command(goto="assemble", update={**update, "status": "failed", "message":
+                           f"the design has no alternative left to try: {reasons}"})
         if not subtasks:
             reasons = "; ".join(state.get("design_feedback", []))
             message = (
