@@ -78,7 +78,8 @@ def main() -> None:
         if piper_available():
             synthesize_piper("Warm up.")
         if espeak_available():
-            report(f"espeak-ng {ESPEAK_VOICE} {DEFAULT_RATE}wpm", lambda text: synthesize(text, ESPEAK_VOICE, sample_rate=SR), folder)
+            espeak = f"espeak-ng {ESPEAK_VOICE} {DEFAULT_RATE}wpm"
+            report(espeak, lambda text: synthesize(text, ESPEAK_VOICE, sample_rate=SR), folder)
         else:
             print("espeak-ng: skipped, not installed")
         if piper_available():

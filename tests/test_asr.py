@@ -73,6 +73,8 @@ def test_probe_reports_failures_instead_of_raising(tmp_path: Path) -> None:
     assert missing.error.startswith("UnsafeInputError") and missing.words == 2 and missing.wer == 1.0
     (tmp_path / "junk.wav").write_bytes(b"RIFF....WAVEjunk")
     assert probe_speech(tmp_path / "junk.wav", "hello").error
+    write_wav(tmp_path / "empty.wav", np.zeros(0, np.float32), SR)
+    assert "no audio frames" in probe_speech(tmp_path / "empty.wav", "hello").error
     write_wav(tmp_path / "long.wav", np.zeros(int((MAX_SECONDS + 1) * 8000), np.float32), 8000)
     assert "cap" in probe_speech(tmp_path / "long.wav", "hello").error
 

@@ -50,7 +50,8 @@ def test_offline_fails_fast_with_a_clear_error(ws: Workspace, monkeypatch: pytes
     monkeypatch.setenv("DDGS_PROXY", f"http://127.0.0.1:{closed_port()}")  # ddgs's transport hits a closed port
     start = time.perf_counter()
     assert search_available(timeout_s=1.0) is False
-    with pytest.raises(ToolError, match=r"^web search is unavailable \(no network\): .+; planning continues without it$"):
+    unavailable = r"^web search is unavailable \(no network\): .+; planning continues without it$"
+    with pytest.raises(ToolError, match=unavailable):
         call("web_search", {"query": "benchmarks for speech recognition", "timeout_s": 2}, ws)
     assert time.perf_counter() - start < 3
 

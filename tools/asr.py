@@ -53,10 +53,12 @@ class SpeechProbe(BaseModel):
 def transcribe(path: Path) -> str:
     """The words pocketsphinx hears in an audio file, lowercase; "" for silence.
 
-    Raises UnsafeInputError for missing or oversized files and ValueError for undecodable audio or
-    audio longer than MAX_SECONDS.
+    Raises UnsafeInputError for missing or oversized files and ValueError for undecodable or empty
+    audio or audio longer than MAX_SECONDS.
     """
     samples, rate = read_wav(path)
+    if len(samples) == 0:
+        raise ValueError(f"{path.name} has no audio frames")
     if len(samples) > MAX_SECONDS * rate:
         raise ValueError(f"{path.name} lasts {len(samples) / rate:.0f} s, over the {MAX_SECONDS:.0f} s cap")
     speech = resample(samples, rate, ASR_RATE).astype(np.float64)
@@ -65,8 +67,10 @@ def transcribe(path: Path) -> str:
     with _DECODER_LOCK:
         decoder = _decoder()
         decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)  # whole-file cepstral mean, better than the live estimate
-        decoder.end_utt()
+        try:
+            decoder.process_raw(pcm, full_utt=True)  # whole-file cepstral mean, better than the live estimate
+        finally:
+            decoder.end_utt()  # a failed utterance must not stay open for the next caller
         hyp = decoder.hyp()
     return hyp.hypstr if hyp is not None else ""
 
@@ -110,7 +114,7 @@ def recognise_speech(params: RecogniseSpeechParams, ws: Workspace) -> tuple[list
     path = ws.input(params.audio)
     try:
         transcript = transcribe(path)
-    except ValueError as exc:  # UnsafeInputError included: missing, oversized, undecodable or too long
+    except (ValueError, RuntimeError) as exc:  # UnsafeInputError is a ValueError
         raise ToolError(str(exc)) from None
     values: dict[str, Any] = {"transcript": transcript, "engine": ENGINE}
     if params.script.strip():
