@@ -61,9 +61,10 @@ def _transfer_shortfall(alloc: Allocation, progress: dict[str, QuotaProgress]) -
                         and not progress[s.grounding]["exhausted"]), None)
         if sibling is None:
             continue
-        quotas = [x.model_copy(update={"target": x.target - missing if x is q else
-                                       x.target + missing if x is sibling else x.target}) for x in alloc.quotas]
-        return Allocation(total=alloc.total, quotas=quotas), f"moved {missing} from {q.grounding} to {sibling.grounding}"
+        shift = {q.grounding: -missing, sibling.grounding: missing}
+        quotas = [x.model_copy(update={"target": x.target + shift.get(x.grounding, 0)}) for x in alloc.quotas]
+        note = f"moved {missing} from {q.grounding} to {sibling.grounding}"
+        return Allocation(total=alloc.total, quotas=quotas), note
     return None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +22,7 @@ from tools.run_store import RUN, SUMMARY, RunStore
 
 def default_run_dir(requirement: str) -> Path:
     slug = "-".join(re.findall(r"[a-z0-9]+", requirement.lower())[:6]) or "benchmark"
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{slug}-{stamp}"
 
 

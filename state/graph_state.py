@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import NotRequired, TypedDict  # noqa: UP035 - pydantic needs these on 3.11
 
 from state.models import Allocation, Grounding, Subtask, Verdict
 

@@ -165,3 +165,17 @@ def test_verdict_replayed_after_a_kill_neither_loses_nor_duplicates(tmp_path: Pa
     counted = node(state, runtime)
     assert counted.goto == "orchestrator" and counted.update["progress"][grounding.key]["accepted"] == 1
     assert len(items(out)) == 1
+
+
+def test_a_dataset_that_runs_dry_hands_its_shortfall_to_a_sibling(tmp_path: Path) -> None:
+    pool, out = tmp_path / "pool", tmp_path / "out"
+    labels = ["cat", "dog", "bird", "fish"]
+    write_dataset(pool, "objects-a", label_image_rows(pool / "objects-a", 10, labels, blank=set(range(10))))
+    write_dataset(pool, "objects-b", label_image_rows(pool / "objects-b", 20, labels))
+    state = run("recognise objects in images", pool, out, size=8)
+    quotas = {q.grounding: q.target for q in state["allocation"].quotas}
+    moved = [e for e in state["events"] if "moved" in e]
+    assert moved == ["orchestrator: moved 3 from image-label-mcq@objects-a to image-label-mcq@objects-b"]
+    assert quotas == {"image-label-mcq@objects-a": 0, "image-label-mcq@objects-b": 8}
+    assert state["status"] == "done" and {i["source"]["dataset"] for i in items(out)} == {"objects-b"}
+    assert len(items(out)) == 8 and len(rejections(out)) == 9  # ceil(3 x 3) draws from the blank dataset

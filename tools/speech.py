@@ -62,7 +62,7 @@ def synthesize(
     text: str, voice: str, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH, sample_rate: int = 16000
 ) -> np.ndarray:
     """Speak `text` with espeak-ng; float32 mono in [-1, 1] at `sample_rate`, edge silence trimmed."""
-    clean = _clean_text(text)
+    clean = clean_text(text)
     _check_args(voice, rate, pitch, sample_rate)
     samples, native_rate = _run_espeak(clean, voice, rate, pitch)
     return resample(_trim_silence(samples), native_rate, sample_rate)
@@ -88,7 +88,7 @@ def render_dialogue(
     for i, turn in enumerate(turns):
         speaker = str(turn["speaker"])
         voice = assigned[speaker]
-        text = _clean_text(str(turn["text"]))
+        text = clean_text(str(turn["text"]))
         speech = synthesize(text, voice.spec, voice.rate, voice.pitch, sample_rate)
         if pieces:
             pieces.append(pause)
@@ -194,7 +194,8 @@ def speak_dialogue(p: SpeakDialogueParams, ws: Workspace) -> tuple[list[Path], d
                     "engine": "espeak-ng"}
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
+    """Text safe to speak: control characters out, whitespace collapsed, capped; SpeechError if empty."""
     clean = " ".join(_CONTROL.sub(" ", text).split())[:MAX_TEXT_CHARS]
     if not clean:
         raise SpeechError("nothing to speak: the text is empty")
