@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
-
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
@@ -18,7 +17,8 @@ from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
 from state.models import Check, Item, Row, Verdict
 from tools.asr import probe_speech, word_error_rate
-from tools.audio import estimate_pitch, measure_snr, read_wav
+from tools.audio import estimate_pitch, measure_snr
+from tools.audio_io import read_wav
 from tools.pool import Pool
 from tools.probes import probe_audio, probe_image
 from tools.run_store import RunStore

@@ -21,7 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.decompose import tile  # noqa: E402
 from tools.images import (  # noqa: E402
-    Box, crop, fit_aspect, grid, mark, occlude, pad, perturb, random_boxes, rotate, save_image,
+    Box,
+    crop,
+    fit_aspect,
+    grid,
+    mark,
+    occlude,
+    pad,
+    perturb,
+    random_boxes,
+    rotate,
+    save_image,
 )
 from tools.patching import apply_patch  # noqa: E402
 from tools.registry import Workspace, call  # noqa: E402

@@ -17,7 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.audio import estimate_pitch, mix_at_snr, noise, write_wav  # noqa: E402
+from tools.audio import estimate_pitch, mix_at_snr, noise  # noqa: E402
+from tools.audio_io import write_wav  # noqa: E402
 from tools.images import PERTURBATIONS, perturb  # noqa: E402
 from tools.registry import ToolError, Workspace, call  # noqa: E402
 from tools.speech import VOICES, espeak_available, render_dialogue, synthesize  # noqa: E402

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tools.asr import ENGINE, MAX_SECONDS, normalise, probe_speech, transcribe, word_error_rate
-from tools.audio import write_wav
+from tools.audio_io import write_wav
 from tools.registry import ToolError, Workspace, call
 from tools.speech import espeak_available, synthesize
 

@@ -10,18 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import (
-    MAX_TOOL_AUDIO_S,
-    NOISE_RMS,
-    decode_audio,
-    estimate_pitch,
-    measure_snr,
-    mix_at_snr,
-    noise,
-    read_wav,
-    write_audio,
-    write_wav,
-)
+from tools.audio import NOISE_RMS, estimate_pitch, measure_snr, mix_at_snr, noise
+from tools.audio_io import MAX_TOOL_AUDIO_S, decode_audio, read_wav, write_audio, write_wav
 from tools.probes import probe_audio
 from tools.registry import ToolError, Workspace, call
 from tools.safety import UnsafeInputError

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from support import (
+    GB_MINI,
+    draw_image,
+    items,
+    label_image_rows,
+    needs_gb_mini,
+    png_header,
+    rejections,
+    run,
+    write_dataset,
+)
 
-from support import (GB_MINI, draw_image, items, label_image_rows, needs_gb_mini, png_header, rejections, run,
-                     write_dataset)
 from tools.text import LETTERS
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tools.audio import decode_audio, write_wav
+from tools.audio_io import decode_audio, write_wav
 from tools.images import load_image
 from tools.registry import ToolError, Workspace, call
 from tools.speech import espeak_available, synthesize

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from langgraph.runtime import Runtime
+from support import items, label_image_rows, mcq_rows, rejections, run, write_dataset
 
 from agents.verifier import make_verifier_node
 from state.context import Context
 from state.models import Item, Source, TransformPlan
 from tools.run_store import RunStore
-from support import items, label_image_rows, mcq_rows, rejections, run, write_dataset
 
 NLI = [("A man is sleeping on a sofa.", "Someone is resting.", "entailment"),
        ("A girl rides a red bicycle.", "The girl is walking.", "contradiction"),

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import decode_audio, estimate_pitch, resample, write_wav
+from tools.audio import estimate_pitch
+from tools.audio_io import decode_audio, resample, write_wav
 from tools.registry import ToolError, Workspace, call
 from tools.speech import espeak_available, synthesize
 

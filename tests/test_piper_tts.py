@@ -12,7 +12,7 @@ import pytest
 
 from tools import piper_tts
 from tools.asr import probe_speech
-from tools.audio import read_wav, write_wav
+from tools.audio_io import read_wav, write_wav
 from tools.piper_tts import ENGINE, INSTALL_HINT, piper_available, synthesize_piper
 from tools.registry import ToolError, Workspace, call
 

@@ -12,11 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import png_header
 
 import tools.pool.cards as cards_module
 from tools.pool import DEMO_POOL, Pool, PoolError
 from tools.pool.roles import infer_roles, normalise_dialogue, normalise_options, split_options
-from support import png_header
 
 MINI_IDS = [
     "image-artimagevisualquestionanswering", "image-birddetection", "image-car_brands_recognition",

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
-
 from support import ROOT, items
 
 

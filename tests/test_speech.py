@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import decode_audio, estimate_pitch, write_wav
+from tools.audio import estimate_pitch
+from tools.audio_io import decode_audio, write_wav
 from tools.registry import ToolError, Workspace, call
 from tools.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
 

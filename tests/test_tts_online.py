@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 
-from tools.audio import decode_audio, write_audio
+from tools.audio_io import decode_audio, write_audio
 from tools.registry import ToolError, Workspace, call
 from tools.speech import espeak_available, synthesize
 

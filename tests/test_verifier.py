@@ -9,7 +9,7 @@ import pytest
 
 from agents.verifier import _speech_check
 from state.models import Item, Source, TransformPlan
-from tools.audio import write_wav
+from tools.audio_io import write_wav
 from tools.speech import espeak_available, render_dialogue
 
 TURNS = [{"speaker": "Ana", "text": "Did you remember to buy milk on your way home from work today?"},

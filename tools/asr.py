@@ -18,7 +18,7 @@ import jiwer
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio import read_wav
+from tools.audio_io import read_wav
 from tools.registry import InputPath, ToolError, Workspace, tool
 from tools.speech import MAX_TEXT_CHARS, resample
 

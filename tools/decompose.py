@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from tools.audio import read_wav, write_wav
+from tools.audio_io import read_wav, write_wav
 from tools.images import Box, ImageName, read_image, write_image
 from tools.patching import JsonName, suffixed, write_record
 from tools.registry import InputPath, OutputName, ToolError, Workspace, tool

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.audio import write_atomic
+from tools.files import write_atomic
 from tools.patching import suffixed
 from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
 from tools.safety import MAX_IMAGE_PIXELS, UnsafeInputError, check_image_header

@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 
 from state.models import Provenance
 from tools.patching import (
-    DottedPath, JsonName, Key, RemoveField, SetField, apply_patch, get_path, read_record, write_record,
+    DottedPath,
+    JsonName,
+    Key,
+    RemoveField,
+    SetField,
+    apply_patch,
+    get_path,
+    read_record,
+    write_record,
 )
 from tools.registry import InputPath, ToolError, Workspace, tool
 

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 from pydub import AudioSegment
 
-from tools.audio import MAX_TOOL_AUDIO_S, AudioOutput, conform, load_input, save_output
+from tools.audio_io import MAX_TOOL_AUDIO_S, AudioOutput, conform, load_input, save_output
 from tools.registry import InputPath, ToolError, Workspace, tool
 
 MAX_SOURCES = 32

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio import write_wav
+from tools.audio_io import write_wav
 from tools.registry import OutputName, ToolError, Workspace, tool
 from tools.speech import MAX_TEXT_CHARS, SpeechError, clean_text, resample
 

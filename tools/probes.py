@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from tools.audio import decode_audio
+from tools.audio_io import decode_audio
 from tools.images import open_image, to_bgr
 
 CLIP_LEVEL = 0.999

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from state.models import Provenance
@@ -25,6 +25,18 @@ InputPath = Annotated[str, Field(json_schema_extra={"input_path": True},
                                  description="File relative to the run directory or the pool root.")]
 OutputName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$",
                                   description="File name to write in the run's media folder.")]
+
+
+def output_name(*suffixes: str) -> Any:
+    """An OutputName that must end in one of `suffixes`, checked before any work is done."""
+
+    def check(name: str) -> str:
+        if Path(name).suffix.lower() not in suffixes:
+            raise ValueError(f"{name} must end in {' or '.join(suffixes)}")
+        return name
+
+    described = Field(description=f"File name to write in the run's media folder, ending in {', '.join(suffixes)}.")
+    return Annotated[OutputName, AfterValidator(check), described]
 
 # Modules whose import registers their tools; loaded on first use, so importing the registry is cheap.
 TOOL_MODULES = (

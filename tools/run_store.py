@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from state.models import Item
+from tools.files import jsonable, write_json
 
 ITEMS = "items.jsonl"
 REJECTED = "rejected.jsonl"
@@ -35,28 +33,8 @@ def safe_name(text: str, limit: int = 80) -> str:
     return slug or "x"
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write-then-rename so readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False, default=_jsonable)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def _append_line(path: Path, record: dict[str, Any]) -> None:
-    line = json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n"
+    line = json.dumps(record, ensure_ascii=False, default=jsonable) + "\n"
     with open(path, "ab+") as fh:
         fh.seek(0, os.SEEK_END)
         if fh.tell():

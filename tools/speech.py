@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio import WavOutput, resample, save_output
+from tools.audio_io import WavOutput, resample, save_output
 from tools.registry import ToolError, Workspace, tool
 
 MAX_TEXT_CHARS = 2000

@@ -17,8 +17,9 @@ import requests
 from gtts import gTTS, gTTSError
 from pydantic import BaseModel, Field
 
-from tools.audio import decode_audio, output_name, save_output, write_atomic
-from tools.registry import ToolError, Workspace, tool
+from tools.audio_io import decode_audio, save_output
+from tools.files import write_atomic
+from tools.registry import ToolError, Workspace, output_name, tool
 from tools.speech import DEFAULT_RATE, MAX_TEXT_CHARS, SpeechError, installed_voices, synthesize
 
 CONNECT_TIMEOUT_S = 3.0  # a reachable Google accepts a connection well within this from anywhere

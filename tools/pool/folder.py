@@ -12,8 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tools.pool.roles import (
-    MEDIA_ROLES, ROLES, TEXT_ROLES, clean_answer, infer_roles, normalise_dialogue, normalise_options,
-    split_options, text,
+    MEDIA_ROLES,
+    ROLES,
+    TEXT_ROLES,
+    clean_answer,
+    infer_roles,
+    normalise_dialogue,
+    normalise_options,
+    split_options,
+    text,
 )
 from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset
 
