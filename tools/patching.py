@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, JsonValue, TypeAdapter, ValidationError, model_validator
 
-from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
 from tools.files import write_json
+from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
 from tools.safety import UnsafeInputError, check_media_file
 
 MAX_JSON_BYTES = 10 * 1024 * 1024

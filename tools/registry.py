@@ -40,7 +40,7 @@ def output_name(*suffixes: str) -> Any:
 
 # Modules whose import registers their tools; loaded on first use, so importing the registry is cheap.
 TOOL_MODULES = (
-    "tools.speech", "tools.audio", "tools.mixing", "tools.tts_online", "tools.images", "tools.convert",
+    "tools.speech", "tools.audio", "tools.mixing", "tools.tts_online", "tools.image_tools", "tools.convert",
     "tools.metadata", "tools.decompose", "tools.patching", "tools.websearch", "tools.asr", "tools.piper_tts",
 )
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from tools.registry import ToolError, Workspace, tool
 from tools.files import write_json
+from tools.registry import ToolError, Workspace, tool
 
 SEARCH_HOST = ("duckduckgo.com", 443)
 BACKEND = "duckduckgo"  # ddgs's "auto" would fan out to Google, Bing, Wikipedia...; keep one provider
