@@ -97,36 +97,38 @@ class OfflineDesigner:
         return list(subtasks.values())
 
     def revise(self, subtasks: list[Subtask], rejected: dict[str, str], shortfall: int) -> list[Subtask]:
-        """Swap each rejected subtask to its next untried recipe (or discard it); on a data
-        shortfall, add the next alternative of some subtask as an extra subtask."""
-        taken = {s.recipe for s in subtasks}
-        revised: list[Subtask] = []
-        for sub in subtasks:
-            if sub.id not in rejected:
-                revised.append(sub)
+        """Move each rejected subtask to its next recipe: into the subtask that already uses that
+        recipe, or as a new subtask; drop it when no recipe is left. On a data shortfall, add the
+        next unused alternative of some subtask as an extra subtask."""
+        kept = {s.recipe: s for s in subtasks if s.id not in rejected}
+        for sub in (s for s in subtasks if s.id in rejected):
+            if not sub.alternatives:
                 continue
-            nxt = _next_alternative(sub, taken)
-            if nxt is not None:
-                revised.append(nxt)
-                taken.add(nxt.recipe)
+            recipe = sub.alternatives[0]
+            if recipe in kept:
+                holder = kept[recipe]
+                kept[recipe] = holder.model_copy(update={
+                    "keywords": list(dict.fromkeys(holder.keywords + sub.keywords)),
+                    "clause": f"{holder.clause}; {sub.clause}",
+                })
+            else:
+                kept[recipe] = _switch(sub, recipe)
         if shortfall > 0:
-            for sub in subtasks:
-                extra = _next_alternative(sub, taken)
+            for sub in list(kept.values()):
+                extra = next((r for r in sub.alternatives if r not in kept), None)
                 if extra is not None:
-                    revised.append(extra)
+                    kept[extra] = _switch(sub, extra)
                     break
-        return revised
+        return list(kept.values())
 
 
-def _next_alternative(sub: Subtask, taken: set[str]) -> Subtask | None:
-    remaining = [r for r in sub.alternatives if r not in taken]
-    if not remaining:
-        return None
-    recipe = RECIPES[remaining[0]]
+def _switch(sub: Subtask, recipe_id: str) -> Subtask:
+    """The subtask realised with another recipe; the recipes after it stay as alternatives."""
+    recipe = RECIPES[recipe_id]
     return sub.model_copy(update={
         "id": recipe.id, "name": recipe.title, "recipe": recipe.id, "modality": recipe.modality,
         "description": f"{recipe.description} Requirement: {sub.clause}.",
-        "alternatives": remaining[1:],
+        "alternatives": [r for r in sub.alternatives if r != recipe_id],
     })
 
 

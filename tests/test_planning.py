@@ -42,6 +42,14 @@ def test_revise_swaps_a_rejected_subtask_to_its_next_alternative_and_drops_it_wh
     assert OfflineDesigner().revise([last], {last.id: "no data"}, shortfall=0) == []
 
 
+def test_a_rejected_clause_joins_the_subtask_that_already_uses_its_next_recipe() -> None:
+    shapes, clocks = OfflineDesigner().propose("recognise shapes, read clocks in images")
+    assert (shapes.recipe, clocks.recipe) == ("image-label-mcq", "image-mcq")
+    assert clocks.alternatives[0] == "image-label-mcq"
+    (merged,) = OfflineDesigner().revise([shapes, clocks], {clocks.id: "no options"}, shortfall=0)
+    assert merged.recipe == "image-label-mcq" and "clock" in merged.keywords and "clocks" in merged.clause
+
+
 def test_shortfall_adds_an_alternative_subtask() -> None:
     (sub,) = OfflineDesigner().propose("recognise fine-grained categories in photos")
     revised = OfflineDesigner().revise([sub], {}, shortfall=5)
