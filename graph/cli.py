@@ -22,7 +22,7 @@ from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir
 from state.context import OFFLINE, Context
 from tools.pool import DEMO_POOL, Pool, PoolError
-from tools.run_store import RUN, SUMMARY
+from tools.run_store import RUN, SUMMARY, RunStore
 
 CHECKPOINTS = "checkpoints.sqlite"
 THREAD = {"configurable": {"thread_id": "build"}}
@@ -74,11 +74,11 @@ def _check_llm(model: str) -> None:
                          "the environment; or use --llm offline")
 
 
-def _stream(graph, payload: dict | None, ctx: Context, run_dir: Path) -> dict[str, Any]:
+def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str, Any]:
     """Run the graph with a live view: planner events as lines, items as a progress bar."""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("planning", total=ctx.size)
+        task = progress.add_task("planning", total=ctx.size, completed=already)
         for mode, chunk in graph.stream(payload, THREAD, context=ctx, stream_mode=["updates", "custom"]):
             if mode == "custom" and chunk.get("event") == "accepted":
                 progress.update(task, advance=1, description=f"accepted {chunk['item']}"[:60])
@@ -88,8 +88,7 @@ def _stream(graph, payload: dict | None, ctx: Context, run_dir: Path) -> dict[st
                 for update in chunk.values():
                     for event in (update or {}).get("events", []) if isinstance(update, dict) else []:
                         progress.console.print(f"[dim]{event}[/dim]")
-        if progress.tasks[0].completed == 0:
-            progress.update(task, description="done")
+        progress.update(task, description="finished")
     return graph.get_state(THREAD).values
 
 
@@ -97,7 +96,7 @@ def _run(run_dir: Path, payload: dict | None, ctx: Context) -> int:
     with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
         graph = build_graph(checkpointer=sqlite_saver(conn))
         try:
-            state = _stream(graph, payload, ctx, run_dir)
+            state = _stream(graph, payload, ctx, already=len(RunStore(run_dir).items()))
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted; continue with: benchagent resume {run_dir}[/yellow]")
             return 130
