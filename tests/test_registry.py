@@ -88,3 +88,15 @@ def test_provenance_lists_nested_and_optional_inputs() -> None:
     params = _NestedParams(base="a.wav", extra="n.wav", parts=[_Part(source="p1.wav"), _Part(source="p2.wav")])
     assert _input_fields(params) == ["a.wav", "n.wav", "p1.wav", "p2.wav"]
     assert _input_fields(_NestedParams(base="a.wav")) == ["a.wav"]
+
+
+def test_every_registered_tool_converts_to_an_openai_tool_schema(tmp_path: Path) -> None:
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    from tools.registry import registry
+
+    wrapped = langchain_tools(Workspace(run_dir=tmp_path))
+    assert {t.name for t in wrapped} == set(registry()) and len(wrapped) >= 30
+    for t in wrapped:
+        schema = convert_to_openai_tool(t)["function"]
+        assert schema["description"] and schema["parameters"]["type"] == "object", t.name
