@@ -112,3 +112,13 @@ def test_hostile_media_paths_never_reach_the_benchmark(tmp_path: Path) -> None:
     assert rejections(out) == []  # refused rows are never drawn: the card already knows they are unusable
     assert sorted(p.name for p in (out / "media").iterdir()) == sorted(Path(i["image"][0]).name for i in built)
     assert draw_outside.read_bytes() not in {p.read_bytes() for p in (out / "media").iterdir()}
+
+
+def test_same_seed_same_benchmark_other_seed_other_benchmark(tmp_path: Path) -> None:
+    requirement = "recognise shapes in images and follow spoken dialogues under pink noise at 10 dB SNR"
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        run(requirement, "", tmp_path / name, size=4, seed=seed, speech_check=False)
+    text = {n: (tmp_path / n / "items.jsonl").read_text() for n in "abc"}
+    media = {n: {p.name: p.read_bytes() for p in (tmp_path / n / "media").iterdir()} for n in "abc"}
+    assert text["a"] == text["b"] and media["a"] == media["b"]
+    assert text["a"] != text["c"]
