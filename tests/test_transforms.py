@@ -78,3 +78,21 @@ def test_run_store_skips_a_torn_last_line_and_never_writes_an_id_twice(tmp_path:
     assert fresh.add_item(item.model_copy(update={"id": "c"})) is True
     assert [i["id"] for i in RunStore(tmp_path / "run").items()] == ["a", "c"]
     assert json.loads((store.root / "items.jsonl").read_text().splitlines()[0])["id"] == "a"
+
+
+def test_reply_distractors_are_close_but_never_near_copies(tmp_path: Path) -> None:
+    replies = {"d0": "I'll meet you at the station at noon.", "d1": "I'll meet you at the station at noon!",
+               "d2": "Meet me at the station at one, then.", "d3": "I'll meet you at the bus stop at noon.",
+               "d4": "The cat is asleep on the sofa.", "d5": "Pasta sounds good for dinner tonight.",
+               "d6": "My brother plays the violin badly."}
+    pool_dir = tmp_path / "pool"
+    write_dataset(pool_dir, "talk", [{"id": k, "dialogue": [{"speaker": "A", "text": "Where shall we meet?"},
+                                                           {"speaker": "B", "text": "Somewhere central."}],
+                                      "response": v} for k, v in replies.items()])
+    pool = Pool(pool_dir, cache_dir=tmp_path / "cache")
+    env = StepEnv(pool=pool, card=pool.card("talk"), row=pool.row("talk", "d0"), store=RunStore(tmp_path / "run"),
+                  item_id="i1", seed=3)
+    draft = Draft()
+    run_step(Step(tool="response_choices", params={"n_options": 3, "candidates": 2}), draft, env)
+    assert draft.answer_text == replies["d0"]
+    assert set(draft.choices) == {replies["d0"], replies["d2"], replies["d3"]}  # closest, the near-copy d1 left out

@@ -138,6 +138,15 @@ def _answers(row: Row) -> list[str]:
 
 # --- text ----------------------------------------------------------------------------------
 
+MAX_DISTRACTOR_SIMILARITY = 0.8
+
+
+def _confusable(truth: str, others: list[str], n: int, candidates: int, rng: random.Random) -> list[str]:
+    """`n` distractors drawn (seeded) from the `candidates` options that look most like `truth`."""
+    ranked = sorted(others, key=lambda x: (-similarity(truth, x), x))
+    return rng.sample(ranked[: max(candidates, n)], min(n, len(ranked)))
+
+
 
 class PromptParams(BaseModel):
     default_question: str = ""
@@ -169,13 +178,10 @@ def label_choices(draft: Draft, env: StepEnv, p: LabelChoiceParams) -> list[Path
         raise StepError("row has no single class label")
     label = answers[0]
     others = [x for x in space if norm(x) != norm(label)]
-    if len(others) < 1:
+    if not others:
         raise StepError(f"label space of {env.card.id} is too small for distractors")
     rng = env.rng(f"label_choices:{draft.metadata.get('repair', 0)}")
-    ranked = sorted(others, key=lambda x: (-similarity(label, x), x))
-    pool = ranked[: max(p.candidates, p.n_options - 1)]
-    distractors = rng.sample(pool, min(p.n_options - 1, len(pool)))
-    choices = [label, *distractors]
+    choices = [label, *_confusable(label, others, p.n_options - 1, p.candidates, rng)]
     rng.shuffle(choices)
     draft.choices, draft.answer_text = choices, label
     draft.metadata["distractors"] = "label space, ranked by confusability"
@@ -241,23 +247,28 @@ def open_answer(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
 
 class ResponseChoiceParams(BaseModel):
     n_options: int = 4
+    candidates: int = 12
 
 
 @register("response_choices", ResponseChoiceParams)
 def response_choices(draft: Draft, env: StepEnv, p: ResponseChoiceParams) -> list[Path]:
-    """Next-response multiple choice; distractors are replies from other dialogues of the dataset."""
+    """Next-response multiple choice; distractors are the replies from other dialogues of the dataset
+    that look most like the true one, so surface cues do not give the answer away."""
     answers = _answers(env.row)
     if len(answers) != 1:
         raise StepError("row has no single next response")
     truth = answers[0]
     others = sorted({a for r in env.pool.rows(env.card.id) if r.sample_id != env.row.sample_id
                      for a in _answers(r)[:1] if norm(a) != norm(truth)})
+    # A reply nearly identical to the true one would make the item ambiguous.
+    others = [o for o in others if similarity(truth, o) < MAX_DISTRACTOR_SIMILARITY]
     if len(others) < p.n_options - 1:
         raise StepError(f"{env.card.id} has too few other responses for distractors")
     rng = env.rng(f"response_choices:{draft.metadata.get('repair', 0)}")
-    choices = [truth, *rng.sample(others, p.n_options - 1)]
+    choices = [truth, *_confusable(truth, others, p.n_options - 1, p.candidates, rng)]
     rng.shuffle(choices)
     draft.choices, draft.answer_text = choices, truth
+    draft.metadata["distractors"] = "replies from other dialogues, ranked by closeness to the true reply"
     return []
 
 
