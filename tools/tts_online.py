@@ -8,7 +8,6 @@ does not cover the DNS lookup.
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from gtts import gTTS, gTTSError
 from pydantic import BaseModel, Field
 
 from tools.audio_io import decode_audio, save_output
+from tools.deadline import with_deadline
 from tools.files import write_atomic
 from tools.registry import ToolError, Workspace, output_name, tool
 from tools.speech import DEFAULT_RATE, MAX_TEXT_CHARS, SpeechError, installed_voices, synthesize
@@ -75,30 +75,21 @@ def speak_online(p: SpeakOnlineParams, ws: Workspace) -> tuple[list[Path], dict[
 
 def fetch(tts: gTTS, deadline_s: float) -> bytes:
     """The MP3 gTTS fetches, or GoogleUnreachable once `deadline_s` has passed or the request failed."""
-    box: dict[str, Any] = {}
 
-    def run() -> None:
+    def download() -> bytes:
         buffer = io.BytesIO()
-        try:
-            tts.write_to_fp(buffer)
-            box["mp3"] = buffer.getvalue()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
+        tts.write_to_fp(buffer)
+        return buffer.getvalue()
 
-    # A daemon thread: a lookup stuck past the deadline is abandoned, not waited for.
-    worker = threading.Thread(target=run, name="gtts", daemon=True)
-    worker.start()
-    worker.join(deadline_s)
-    if worker.is_alive():
-        raise GoogleUnreachable(f"no answer within {deadline_s:g} s")
-    error = box.get("error")
-    if isinstance(error, (gTTSError, requests.RequestException)):
-        raise GoogleUnreachable(_reason(error))
-    if error is not None:
-        raise error
-    if not box["mp3"]:
+    try:
+        mp3 = with_deadline(download, deadline_s, "gtts")
+    except TimeoutError as exc:
+        raise GoogleUnreachable(str(exc)) from None
+    except (gTTSError, requests.RequestException) as exc:
+        raise GoogleUnreachable(_reason(exc)) from None
+    if not mp3:
         raise GoogleUnreachable("the service answered without audio")
-    return box["mp3"]
+    return mp3
 
 
 def _reason(exc: Exception) -> str:

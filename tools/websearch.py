@@ -12,15 +12,14 @@ import json
 import os
 import re
 import socket
-import threading
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from tools.deadline import with_deadline
 from tools.files import write_json
 from tools.registry import ToolError, Workspace, tool
 
@@ -29,7 +28,6 @@ BACKEND = "duckduckgo"  # ddgs's "auto" would fan out to Google, Bing, Wikipedia
 MAX_TITLE, MAX_URL, MAX_SNIPPET = 200, 500, 400
 NO_RESULTS = "No results found."  # ddgs's message when every engine answered with nothing
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-T = TypeVar("T")
 
 
 class WebSearchParams(BaseModel):
@@ -51,7 +49,7 @@ def web_search(params: WebSearchParams, ws: Workspace) -> tuple[list[Path], dict
         return [], {"query": query, "results": cached, "cached": True}
     wrapper = _wrapper(params.region, params.max_results)  # built outside the deadline: imports are slow
     try:
-        raw = _with_deadline(lambda: wrapper.results(query, params.max_results), params.timeout_s)
+        raw = with_deadline(lambda: wrapper.results(query, params.max_results), params.timeout_s, "web-search")
     except Exception as exc:  # noqa: BLE001 - any transport failure means "no search now", not a crash
         if str(exc) != NO_RESULTS:
             reason = f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ")
@@ -79,7 +77,7 @@ def search_available(timeout_s: float = 2.0) -> bool:
             return True
 
     try:
-        return _with_deadline(connect, timeout_s)
+        return with_deadline(connect, timeout_s, "web-search-probe")
     except Exception:  # noqa: BLE001 - unreachable, for whatever reason, is the answer
         return False
 
@@ -96,30 +94,6 @@ def _wrapper(region: str, max_results: int) -> Any:
         from langchain_community.utilities.duckduckgo_search import DuckDuckGoSearchAPIWrapper
 
     return DuckDuckGoSearchAPIWrapper(region=region, time=None, backend=BACKEND, max_results=max_results)
-
-
-def _with_deadline(fn: Callable[[], T], timeout_s: float) -> T:
-    """Run `fn` in a daemon thread and give up after `timeout_s`.
-
-    DNS lookups ignore socket timeouts and the wrapper builds its own client with ddgs's default
-    timeout, so only a watchdog bounds the wait; an abandoned call finishes in the background.
-    """
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True, name="web-search")
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _clean(result: dict[str, Any]) -> dict[str, str]:
