@@ -23,7 +23,7 @@ from tools.pool import Pool
 from tools.probes import probe_audio, probe_image
 from tools.run_store import RunStore
 from tools.text import LETTERS, norm
-from tools.transforms import NLI_LABELS
+from tools.transforms import NLI_LABELS, nli_label
 
 SNR_TOLERANCE_DB = 0.5
 MIN_PITCH_GAP_HZ = 10.0
@@ -46,8 +46,7 @@ def expected_answers(row: Row) -> set[str]:
         if isinstance(options, list) and len(a) == 1 and a.upper() in LETTERS[: len(options)]:
             a = str(options[LETTERS.index(a.upper())])
         out.add(norm(a))
-    aliases = {"entail": "entailment", "entails": "entailment", "contradict": "contradiction"}
-    return {aliases.get(a, a) for a in out}
+    return {nli_label(a) for a in out}
 
 
 def _structure(item: Item) -> list[Check]:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from state.models import DatasetCard, Modality, Row, Step, TransformPlan
-from tools.text import norm
-from tools.transforms import NLI_LABELS
+from tools.transforms import NLI_LABELS, nli_label
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,8 @@ class Recipe:
     answer_kinds: tuple[str, ...]
     media: Modality | None = None
     steps: Callable[[DatasetCard], list[Step]] = field(default=lambda card: [])
-    min_labels: int = 0
+    # What else this recipe needs of a dataset, beyond roles, answer kind and media: a reason, or None.
+    card_check: Callable[[DatasetCard], str | None] = field(default=lambda card: None)
     preservation: Callable[[DatasetCard], float] = field(default=lambda card: 1.0)
 
     def misfit(self, card: DatasetCard) -> str | None:
@@ -40,19 +40,11 @@ class Recipe:
             stats = card.media_stats(self.media)
             if stats is None or stats.present == 0:
                 return f"{card.id} has no usable {self.media} files"
-        if self.min_labels and "options" in card.roles:
-            return f"{card.id} has its own options; its answers are not class labels"
-        if self.min_labels and len(card.label_space or []) < self.min_labels:
-            return f"{card.id} has {len(card.label_space or [])} labels, recipe needs {self.min_labels}"
-        if self.id == "entailment-mcq" and not _nli_labels(card):
-            return f"{card.id} labels {card.label_space} are not entailment labels"
-        return None
+        return self.card_check(card)
 
     def usable(self, row: Row) -> bool:
         """Whether one row carries what the recipe needs (its answer, roles and media)."""
         if self.media and not row.media.get(self.media):
-            return False
-        if self.media is None and self.modality == "image" and not row.media.get("image"):
             return False
         answer = row.values.get("answer")
         if answer in (None, "", []):
@@ -68,9 +60,20 @@ class Recipe:
         )
 
 
-def _nli_labels(card: DatasetCard) -> bool:
-    space = {norm(x) for x in card.label_space or []}
-    return bool(space) and space <= set(NLI_LABELS) | {"entail", "contradict"}
+def _class_labels(card: DatasetCard, minimum: int = 4) -> str | None:
+    """Answers usable as classes: no options of the dataset's own, and enough labels for distractors."""
+    if "options" in card.roles:
+        return f"{card.id} has its own options; its answers are not class labels"
+    if len(card.label_space or []) < minimum:
+        return f"{card.id} has {len(card.label_space or [])} labels, recipe needs {minimum}"
+    return None
+
+
+def _entailment_labels(card: DatasetCard) -> str | None:
+    space = {nli_label(x) for x in card.label_space or []}
+    if not space or not space <= set(NLI_LABELS):
+        return f"{card.id} labels {card.label_space} are not entailment labels"
+    return None
 
 
 def _label_preservation(card: DatasetCard) -> float:
@@ -99,7 +102,7 @@ RECIPES: dict[str, Recipe] = {
             roles=("answer",),
             answer_kinds=("label",),
             media="image",
-            min_labels=4,
+            card_check=_class_labels,
             steps=lambda card: [Step(tool="attach_image"), _question(_IMAGE_LABEL_Q),
                                 Step(tool="label_choices", params={"n_options": 4})],
             preservation=_label_preservation,
@@ -158,6 +161,7 @@ RECIPES: dict[str, Recipe] = {
                       "implication", "follow", "conclusion", "logical"),
             roles=("premise", "hypothesis", "answer"),
             answer_kinds=("label",),
+            card_check=_entailment_labels,
             steps=lambda card: [Step(tool="entailment_choices")],
         ),
         Recipe(

@@ -23,6 +23,14 @@ from tools.safety import UnsafeInputError, check_image_header
 from tools.text import LETTERS, norm, similarity
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
+_NLI_ALIASES = {"entail": "entailment", "entails": "entailment", "contradict": "contradiction",
+                "contradicts": "contradiction"}
+
+
+def nli_label(text: object) -> str:
+    """A source's entailment label in canonical form ("entails" -> "entailment"); other text as `norm` gives it."""
+    label = norm(text)
+    return _NLI_ALIASES.get(label, label)
 
 
 class StepError(ValueError):
@@ -212,10 +220,6 @@ def source_choices(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
     return []
 
 
-_NLI_ALIASES = {"entail": "entailment", "entails": "entailment", "contradict": "contradiction",
-                "contradicts": "contradiction", "neutral": "neutral"}
-
-
 @register("entailment_choices", NoParams)
 def entailment_choices(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
     """Premise and hypothesis become a three-way entailment question."""
@@ -223,7 +227,7 @@ def entailment_choices(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
     answers = _answers(env.row)
     if not premise or not hypothesis or len(answers) != 1:
         raise StepError("row lacks a premise, a hypothesis or a single label")
-    label = _NLI_ALIASES.get(norm(answers[0]), norm(answers[0]))
+    label = nli_label(answers[0])
     if label not in NLI_LABELS:
         raise StepError(f"label {answers[0]!r} is not one of {', '.join(NLI_LABELS)}")
     draft.question = (
