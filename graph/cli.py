@@ -153,7 +153,7 @@ def resume(args: argparse.Namespace) -> int:
     run = json.loads((run_dir / RUN).read_text(encoding="utf-8"))
     ctx = Context.model_validate(run["context"])
     _check_llm(ctx.llm)
-    if (run_dir / SUMMARY).exists() and json.loads((run_dir / SUMMARY).read_text())["status"] != "running":
+    if (run_dir / SUMMARY).exists():  # written only when a run ends
         console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
         return 0
     with closing(sqlite3.connect(run_dir / CHECKPOINTS)) as conn:

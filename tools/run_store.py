@@ -68,6 +68,7 @@ class RunStore:
         self.media.mkdir(parents=True, exist_ok=True)
         self._ids: set[str] | None = None  # accepted ids, read from disk once per store
         self._sources: set[tuple[str, str]] = set()
+        self._rejected: set[tuple[str, str]] | None = None  # (grounding, sample id) already logged
 
     # items
     def items(self) -> list[dict[str, Any]]:
@@ -111,9 +112,12 @@ class RunStore:
 
     def add_rejection(self, record: dict[str, Any]) -> None:
         """Log a discarded sample once, even when a resumed run discards it again."""
+        if self._rejected is None:
+            self._rejected = {(r["grounding"], r["sample_id"]) for r in self.rejections()}
         key = (record["grounding"], record["sample_id"])
-        if key not in {(r["grounding"], r["sample_id"]) for r in self.rejections()}:
+        if key not in self._rejected:
             _append_line(self.root / REJECTED, record)
+            self._rejected.add(key)
 
     def rejections(self) -> list[dict[str, Any]]:
         return _read_lines(self.root / REJECTED)
