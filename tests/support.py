@@ -18,6 +18,11 @@ from state.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 GB_MINI = ROOT.parent / "shared" / "pools" / "general-bench-mini"
+# A script for speech round trips, and one of the same length that the audio does not say.
+SCRIPT = ("The children walked to school in the morning. Please call me back when you get home tonight. "
+          "She said the meeting had been moved to the small room on the third floor.")
+WRONG = ("Quantum engines hum beneath frozen oceans. Seventeen violet kites drift over the desert. "
+         "Nobody expected the orchestra to play backwards during the election.")
 needs_gb_mini = pytest.mark.skipif(not GB_MINI.is_dir(), reason=f"General-Bench mini pool absent at {GB_MINI}")
 
 

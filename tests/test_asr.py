@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import SCRIPT, WRONG
 
 from tools.asr import ENGINE, MAX_SECONDS, normalise, probe_speech, transcribe, word_error_rate
 from tools.audio_io import write_wav
@@ -15,10 +16,6 @@ from tools.speech import espeak_available, synthesize
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
 SR = 16000
-SCRIPT = ("The children walked to school in the morning. Please call me back when you get home tonight. "
-          "She said the meeting had been moved to the small room on the third floor.")
-WRONG = ("Quantum engines hum beneath frozen oceans. Seventeen violet kites drift over the desert. "
-         "Nobody expected the orchestra to play backwards during the election.")
 
 
 @pytest.fixture(scope="module")

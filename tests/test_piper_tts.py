@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import SCRIPT, WRONG
 
 from tools import piper_tts
 from tools.asr import probe_speech
@@ -20,10 +21,6 @@ needs_piper = pytest.mark.skipif(not piper_available(), reason="optional extra b
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
-SCRIPT = ("The children walked to school in the morning. Please call me back when you get home tonight. "
-          "She said the meeting had been moved to the small room on the third floor.")
-WRONG = ("Quantum engines hum beneath frozen oceans. Seventeen violet kites drift over the desert. "
-         "Nobody expected the orchestra to play backwards during the election.")
 DIGEST = "import hashlib, sys; from tools.piper_tts import synthesize_piper; " \
          "print(hashlib.sha256(synthesize_piper(sys.argv[1]).tobytes()).hexdigest())"
 
