@@ -37,6 +37,12 @@ def _allocator(ctx: Context, get_llm: LLMFactory | None) -> Allocator:
     return choose(ctx, OfflineAllocator, None, get_llm, "allocation")
 
 
+def spec_of(state: BuildState, ctx: Context, requirement: str) -> BenchmarkSpec:
+    """The grounded, allocated spec as the state holds it now."""
+    return BenchmarkSpec(requirement=requirement, subtasks=state["subtasks"], groundings=state["groundings"],
+                         allocation=state["allocation"], seed=ctx.seed, decider=ctx.llm, pool=str(pool_path(ctx)))
+
+
 def make_allocate_node(get_llm: LLMFactory | None = None):
     def allocate(state: BuildState, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
@@ -55,12 +61,8 @@ def make_diagnose_node(get_llm: LLMFactory | None = None):
         alloc, groundings = state["allocation"], state["groundings"]
         problems = _allocator(ctx, get_llm).diagnose(alloc, groundings)
         if not problems:
-            spec = BenchmarkSpec(
-                requirement=state["requirement"], subtasks=state["subtasks"], groundings=groundings,
-                allocation=alloc, seed=ctx.seed, decider=ctx.llm, pool=str(pool_path(ctx)),
-            )
             store = store_for(state["run_dir"])
-            store.write(SPEC, spec.model_dump(mode="json"))
+            store.write(SPEC, spec_of(state, ctx, store.requirement).model_dump(mode="json"))
             done = store.accepted_by_grounding()
             progress = {
                 q.grounding: QuotaProgress(accepted=done.get(q.grounding, 0), drawn=0, rejected=0, exhausted=False)
@@ -82,7 +84,7 @@ def make_diagnose_node(get_llm: LLMFactory | None = None):
                   "design_feedback": [why], "events": [f"diagnose: nothing admissible, back to design: {why}"]}
         if state.get("design_rounds", 0) >= ctx.max_design_rounds:
             message = f"allocation failed: {why}"
-            return Command(goto="assemble", update={**update, "status": "failed", "message": message})
+            return Command(goto="assemble", update={**update, "status": "refused", "message": message})
         return Command(goto="design", update=update)
 
     return diagnose

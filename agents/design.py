@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.llm import LLMFactory, choose
+from agents.resources import store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Modality, Subtask
@@ -141,8 +142,9 @@ def make_design_node(get_llm: LLMFactory | None = None):
         ctx = runtime.context or Context()
         designer: Designer = choose(ctx, OfflineDesigner, None, get_llm, "design")
         rounds = state.get("design_rounds", 0) + 1
+        requirement = store_for(state["run_dir"]).requirement
         if "subtasks" not in state:
-            subtasks = designer.propose(state["requirement"])
+            subtasks = designer.propose(requirement)
             if ctx.snr_db is not None:  # an explicit SNR in the context beats the requirement's words
                 for sub in subtasks:
                     if sub.modality == "audio":
@@ -156,16 +158,16 @@ def make_design_node(get_llm: LLMFactory | None = None):
         update = {"subtasks": subtasks, "design_rounds": rounds, "events": [event]}
         if "subtasks" in state and subtasks and [s.recipe for s in subtasks] == [s.recipe for s in state["subtasks"]]:
             reasons = "; ".join(dict.fromkeys(state.get("design_feedback", [])))
-            return Command(goto="assemble", update={**update, "status": "failed", "message":
+            return Command(goto="assemble", update={**update, "status": "refused", "message":
                            f"the design has no alternative left to try: {reasons}"})
         if not subtasks:
             reasons = "; ".join(state.get("design_feedback", []))
             message = (
-                f"no recipe fits the requirement {state['requirement']!r}"
+                f"no recipe fits the requirement {requirement!r}"
                 + (f" with this pool ({reasons})" if reasons else "")
                 + f". Recipes cover: {_recipe_list()}. Rephrase the requirement in those terms or add data."
             )
-            return Command(goto="assemble", update={**update, "status": "failed", "message": message})
+            return Command(goto="assemble", update={**update, "status": "refused", "message": message})
         return Command(goto="grounding", update=update)
 
     return design

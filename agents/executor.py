@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agents.orchestrator import item_id
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Grounding, Item, Source, Verdict
+from tools.run_store import item_id
 from tools.safety import UnsafeInputError
 from tools.transforms import Draft, StepEnv, StepError, run_step
 
@@ -46,9 +46,10 @@ def executor(state: BuildState, runtime: Runtime[Context]) -> dict:
     work = state["work"]
     grounding = next(g for g in state["groundings"] if g.key == work["grounding"])
     pool = pool_for(ctx)
-    env = StepEnv(pool=pool, card=pool.card(grounding.plan.dataset),
-                  row=pool.row(grounding.plan.dataset, work["sample_id"]),
-                  store=store_for(state["run_dir"]), item_id=item_id(grounding, work["sample_id"]), seed=ctx.seed)
+    dataset = grounding.plan.dataset
+    env = StepEnv(pool=pool, card=pool.card(dataset), row=pool.row(dataset, work["sample_id"]),
+                  store=store_for(state["run_dir"]), item_id=item_id(grounding.subtask, dataset, work["sample_id"]),
+                  seed=ctx.seed)
     try:
         draft = realise(grounding, env, {**work["overrides"], "repair": work["repairs"]})
     except (StepError, UnsafeInputError) as exc:

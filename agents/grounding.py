@@ -107,7 +107,7 @@ def make_grounding_node(get_llm: LLMFactory | None = None):
             history = list(dict.fromkeys([*state.get("design_feedback", []), *rejected.values()]))
             message = (f"grounding failed after {ctx.max_design_rounds} design rounds: "
                        + " | ".join(history) + ". Add datasets that fit, or rephrase.")
-            return Command(goto="assemble", update={**update, "status": "failed", "message": message})
+            return Command(goto="assemble", update={**update, "status": "refused", "message": message})
         return Command(goto="design", update=update)
 
     return grounding

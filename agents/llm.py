@@ -29,6 +29,12 @@ def default_chat_model(model: str) -> BaseChatModel:
     return ChatOpenAI(model=model, temperature=0, timeout=120, max_retries=2)
 
 
+def require_deciders(model: str) -> None:
+    """Refuse a model before a run starts: no decision point has an LLM decider yet."""
+    if model != OFFLINE:
+        raise DeciderUnavailable(f"no LLM deciders yet for --llm {model}; run with --llm offline (the default)")
+
+
 def choose(ctx: Context, offline: Callable[[], D], llm: Callable[[BaseChatModel], D] | None,
            get_llm: LLMFactory | None, decision: str) -> D:
     """The decider for one decision point: offline unless the context names a model."""

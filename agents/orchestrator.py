@@ -18,7 +18,6 @@ from state.context import Context
 from state.graph_state import BuildState, QuotaProgress, Work
 from state.models import Allocation, Grounding, Row
 from tools.pool import Pool
-from tools.run_store import safe_name
 
 
 class Orchestrator(Protocol):
@@ -45,10 +44,6 @@ def _candidates(pool: Pool, dataset: str, recipe: str, key: str, seed: int) -> t
     ids = usable_rows(pool, pool.card(dataset), recipe)
     random.Random(f"{seed}:{key}").shuffle(ids)
     return tuple(ids)
-
-
-def item_id(grounding: Grounding, sample_id: str) -> str:
-    return f"{grounding.subtask}.{grounding.plan.dataset}.{safe_name(sample_id, 60)}"
 
 
 def _transfer_shortfall(alloc: Allocation, progress: dict[str, QuotaProgress]) -> tuple[Allocation, str] | None:

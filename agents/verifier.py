@@ -3,6 +3,7 @@ media it ships (decodes, not blank, measured SNR, distinct voices); accepts, rep
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -11,7 +12,6 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.llm import LLMFactory, choose
-from agents.orchestrator import item_id
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
@@ -21,7 +21,7 @@ from tools.audio import estimate_pitch, measure_snr
 from tools.audio_io import read_wav
 from tools.pool import Pool
 from tools.probes import probe_audio, probe_image
-from tools.run_store import RunStore
+from tools.run_store import RunStore, item_id
 from tools.text import LETTERS, norm
 from tools.transforms import NLI_LABELS, nli_label
 
@@ -49,8 +49,16 @@ def expected_answers(row: Row) -> set[str]:
     return {nli_label(a) for a in out}
 
 
+# C0/C1 control characters other than tab and newline: a NUL or escape in an item is a source defect.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _structure(item: Item) -> list[Check]:
-    checks = [Check(name="question", passed=len(item.question.split()) >= 3, detail=item.question[:80])]
+    texts = [item.question, item.answer_text, *(item.choices or [])]
+    bad = next((t for t in texts if _CONTROL.search(t)), None)
+    checks = [Check(name="question", passed=len(item.question.split()) >= 3, detail=item.question[:80]),
+              Check(name="no_control_characters", passed=bad is None,
+                    detail="" if bad is None else f"in {bad[:40]!r}")]
     if item.choices is None:
         return checks + [Check(name="answer_present", passed=bool(item.answer_text.strip()))]
     canon = [norm(c) for c in item.choices]
@@ -179,7 +187,7 @@ def _drop_media(item: Item, store: RunStore) -> None:
 def _accepted_before(state: BuildState, store: RunStore) -> bool:
     work = state["work"]
     grounding = next(g for g in state["groundings"] if g.key == work["grounding"])
-    return item_id(grounding, work["sample_id"]) in store.accepted_ids()
+    return item_id(grounding.subtask, grounding.plan.dataset, work["sample_id"]) in store.accepted_ids()
 
 
 def make_verifier_node(get_llm: LLMFactory | None = None):
@@ -204,7 +212,10 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
             verdict = decider.verify(item, pool.row(item.source.dataset, item.source.sample_id), store, pool)
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]
-            store.add_item(item)
+            if not store.add_item(item):  # only an item on disk is counted
+                verdict = Verdict(action="discard", checks=verdict.checks,
+                                  reason=f"item id {item.id} is held by another source's item")
+        if verdict.action == "accept":
             store.drop_draft(draft)
             prog["accepted"] += 1
             runtime.stream_writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,

@@ -25,7 +25,7 @@ from agents.llm import LLMFactory
 from agents.orchestrator import make_orchestrator_node
 from agents.resources import store_for
 from agents.verifier import make_verifier_node
-from graph.lifecycle import assemble, prepare
+from graph.lifecycle import assemble, make_prepare_node
 from state.context import Context
 from state.graph_state import BuildState, InputState, OutputState
 
@@ -49,11 +49,13 @@ def _timed(name: str, node: Callable) -> Callable:
     return wrapper
 
 
-def build_graph(*, checkpointer: BaseCheckpointSaver | None = None,
-                get_llm: LLMFactory | None = None) -> CompiledStateGraph:
-    """The benchmark-building graph. `get_llm(model_name)` builds chat models for the LLM deciders."""
+def build_graph(*, checkpointer: BaseCheckpointSaver | None = None, get_llm: LLMFactory | None = None,
+                confine_paths: bool = True) -> CompiledStateGraph:
+    """The benchmark-building graph. `get_llm(model_name)` builds chat models for the LLM deciders.
+    `confine_paths` holds each run's out_dir and pool to the server roots (graph/run_dirs.py): on for
+    anything a remote caller can reach; the CLI turns it off for its own user's paths."""
     nodes = {
-        "prepare": prepare,
+        "prepare": make_prepare_node(confine_paths),
         "design": make_design_node(get_llm),
         "grounding": make_grounding_node(get_llm),
         "allocate": make_allocate_node(get_llm),

@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sqlite3
 import sys
+import time
 import traceback
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agents.llm import DeciderUnavailable
+from agents.llm import DeciderUnavailable, require_deciders
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
-from graph.lifecycle import default_run_dir
+from graph.lifecycle import default_run_dir, finish
+from graph.run_dirs import CHECKPOINTS, RunDirError, RunLocked, check_run_dir, hold_run
 from state.context import OFFLINE, Context
+from state.graph_state import MAX_REQUIREMENT_CHARS
 from tools.pool import DEMO_POOL, Pool, PoolError
-from tools.run_store import RUN, SUMMARY, RunStore
+from tools.run_store import ITEMS, RUN, SUMMARY, RunStore
 
-CHECKPOINTS = "checkpoints.sqlite"
 THREAD = {"configurable": {"thread_id": "build"}}
-EXIT = {"done": 0, "short": 3, "failed": 1}
+EXIT = {"done": 0, "short": 3, "refused": 2}
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and commands stay whole, to copy and paste
 
 
 class UsageError(Exception):
@@ -68,10 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _context(**fields: Any) -> Context:
+    """The run's context, with out-of-range values named as the options that set them."""
+    try:
+        return Context(**fields)
+    except ValidationError as exc:
+        raise UsageError("; ".join(_option_error(e) for e in exc.errors())) from None
+
+
+def _option_error(error: dict[str, Any]) -> str:
+    field = str(error["loc"][0]) if error["loc"] else "context"
+    option = {"snr_db": "--snr", "size": "--size", "seed": "--seed", "llm": "--llm"}.get(field, field)
+    return f"{option} {error.get('input')!r}: {error['msg'].lower()}"
+
+
 def _check_llm(model: str) -> None:
-    if model != OFFLINE and not os.environ.get("OPENAI_API_KEY"):
+    """Before anything is written: a decider that cannot run would leave a run that cannot resume."""
+    if model == OFFLINE:
+        return
+    if not os.environ.get("OPENAI_API_KEY"):
         raise UsageError(f"--llm {model} needs OPENAI_API_KEY (and OPENAI_BASE_URL for a local server) in "
                          "the environment; or use --llm offline")
+    require_deciders(model)
 
 
 def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str, Any]:
@@ -92,27 +114,45 @@ def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str
     return graph.get_state(THREAD).values
 
 
-def _run(run_dir: Path, payload: dict | None, ctx: Context) -> int:
-    with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
-        graph = build_graph(checkpointer=sqlite_saver(conn))
+def _run(run_dir: Path, payload: dict | None, ctx: Context, already: int = 0) -> int:
+    resume_hint = f"accepted items are kept; continue with: benchagent resume {run_dir}"
+    try:
+        with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
+            graph = build_graph(checkpointer=sqlite_saver(conn), confine_paths=False)
+            state = _stream(graph, payload, ctx, already)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/yellow]; {resume_hint}")
+        return 130
+    except DeciderUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    except (OSError, sqlite3.OperationalError) as exc:
+        console.print(f"[red]error:[/red] {_os_problem(exc, run_dir)}; {resume_hint}")
+        return 1
+    except Exception:  # noqa: BLE001 - the user gets a message and a log, never a traceback
         try:
-            state = _stream(graph, payload, ctx, already=len(RunStore(run_dir).items()))
-        except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted; continue with: benchagent resume {run_dir}[/yellow]")
-            return 130
-        except DeciderUnavailable as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 2
-        except Exception:  # noqa: BLE001 - the user gets a message and a log, never a traceback
             (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            console.print(f"[red]internal error[/red]; details in {run_dir / 'error.log'}. Accepted items are "
-                          f"kept; continue with: benchagent resume {run_dir}")
-            return 1
+            where = f"details in {run_dir / 'error.log'}"
+        except OSError:
+            where = "no log could be written"
+        console.print(f"[red]internal error[/red]; {where}. {resume_hint.capitalize()}")
+        return 1
     return _report(state, run_dir)
 
 
+def _os_problem(exc: OSError | sqlite3.OperationalError, run_dir: Path) -> str:
+    """Plain words for a failed write; SQLite reports a full disk or a read-only file in its own terms."""
+    where = getattr(exc, "filename", None) or run_dir
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "full" in str(exc):
+        return f"no space left on the device holding {run_dir}; free space"
+    if code == errno.EROFS or "readonly" in str(exc):
+        return f"{where} is on a read-only file system; pass an --out on a writable one"
+    return f"cannot write {where} ({getattr(exc, 'strerror', None) or exc})"
+
+
 def _report(state: dict[str, Any], run_dir: Path) -> int:
-    status = state.get("status", "failed")
+    status = state.get("status", "refused")
     summary = state.get("summary") or {}
     if summary.get("per_subtask"):
         table = Table(title=f"Benchmark in {run_dir}")
@@ -126,40 +166,111 @@ def _report(state: dict[str, Any], run_dir: Path) -> int:
     return EXIT.get(status, 1)
 
 
+def _make_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run directory: {_os_problem(exc, run_dir)}") from None
+
+
 def build(args: argparse.Namespace) -> int:
-    if not args.requirement.strip():
+    requirement = args.requirement.strip()
+    if not requirement:
         raise UsageError("the requirement is empty; describe what the benchmark should test, e.g. "
                          "benchagent build \"recognise car brands in photos\"")
-    _check_llm(args.llm)
+    if len(requirement) > MAX_REQUIREMENT_CHARS:
+        raise UsageError(f"the requirement is {len(requirement):,} characters, over the limit of "
+                         f"{MAX_REQUIREMENT_CHARS:,}; state what to test in a paragraph")
     pool = Path(args.pool).expanduser().resolve() if args.pool else DEMO_POOL
+    run_dir = Path(args.out or default_run_dir(requirement)).expanduser().resolve()
+    ctx = _context(llm=args.llm, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
+                   snr_db=args.snr, speech_check=args.speech_check)
+    _check_llm(ctx.llm)
     opened = Pool(pool)
     for problem in opened.problems:
         console.print(f"[yellow]skipped:[/yellow] {problem}")
-    run_dir = Path(args.out or default_run_dir(args.requirement)).resolve()
-    if (run_dir / RUN).exists():
-        raise UsageError(f"{run_dir} already holds a run; continue it with: benchagent resume {run_dir}, "
-                         "or pass another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(llm=args.llm, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
-                  snr_db=args.snr, speech_check=args.speech_check)
-    console.print(f"building {args.size} items into {run_dir}")
-    return _run(run_dir, {"requirement": args.requirement}, ctx)
+    if (run_dir / RUN).is_file():
+        with hold_run(run_dir):  # a run being written is refused naming its writer, before "use resume"
+            pass
+    check_run_dir(run_dir, opened.root)
+    _make_dir(run_dir)
+    with hold_run(run_dir):
+        check_run_dir(run_dir, opened.root)  # again under the lock: a racing build may have started it
+        console.print(f"building {args.size} items into {run_dir}")
+        return _run(run_dir, {"requirement": requirement}, ctx)
 
 
 def resume(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir).expanduser().resolve()
-    if not (run_dir / RUN).exists():
+    if not (run_dir / RUN).is_file():
         raise UsageError(f"{run_dir} is not a run directory (no {RUN}); start one with benchagent build")
-    run = json.loads((run_dir / RUN).read_text(encoding="utf-8"))
-    ctx = Context.model_validate(run["context"])
-    _check_llm(ctx.llm)
-    if (run_dir / SUMMARY).exists():  # written only when a run ends
-        console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
-        return 0
-    with closing(sqlite3.connect(run_dir / CHECKPOINTS)) as conn:
-        started = sqlite_saver(conn).get_tuple(THREAD) is not None
-    console.print(f"resuming {run_dir}")
-    return _run(run_dir, None if started else {"requirement": run["requirement"]}, ctx)
+    with hold_run(run_dir):
+        requirement, ctx = _recorded_run(run_dir)
+        _check_llm(ctx.llm)
+        if _finished(run_dir):
+            console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
+            return 0
+        values = _checkpointed_state(run_dir)
+        if values is not None and values.get("status") in EXIT:  # the graph ended; its summary did not
+            console.print(f"[yellow]{SUMMARY} was missing or damaged; written again from the checkpoint and "
+                          "items[/yellow]")
+            return _report(finish(values, ctx), run_dir)
+        console.print(f"resuming {run_dir}")
+        payload = None if values is not None else {"requirement": requirement}
+        return _run(run_dir, payload, ctx, len(RunStore(run_dir).items()))
+
+
+def _damaged(run_dir: Path, what: str, why: str) -> UsageError:
+    kept = len(RunStore(run_dir).items())
+    return UsageError(f"{run_dir / what} is damaged ({why}), so this run cannot be resumed; its {kept} accepted "
+                      f"items stay in {run_dir / ITEMS}. Start a new build with another --out")
+
+
+def _recorded_run(run_dir: Path) -> tuple[str, Context]:
+    """The requirement and context run.json recorded, or a refusal that says what is wrong."""
+    try:
+        run = json.loads((run_dir / RUN).read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise _damaged(run_dir, RUN, f"not valid JSON: {exc}") from None
+    if not isinstance(run, dict) or not isinstance(run.get("requirement"), str) or "context" not in run:
+        raise _damaged(run_dir, RUN, "no requirement or context")
+    try:
+        return run["requirement"], Context.model_validate(run["context"])
+    except ValidationError as exc:
+        raise _damaged(run_dir, RUN, "invalid context: " + "; ".join(_option_error(e) for e in exc.errors())) \
+            from None
+
+
+def _finished(run_dir: Path) -> bool:
+    """A run with a readable summary is finished; a damaged summary is rebuilt by resuming."""
+    try:
+        return isinstance(json.loads((run_dir / SUMMARY).read_bytes()), dict)
+    except (FileNotFoundError, ValueError, RecursionError):
+        return False
+
+
+def _checkpointed_state(run_dir: Path) -> dict[str, Any] | None:
+    """The state the checkpoint holds, or None when there is none to continue from. A damaged
+    checkpoint (unreadable, or one a full disk cut between a step and its routing, which would end
+    the graph early) is set aside: planning is replayed from run.json, and the items on disk are
+    kept and counted (allocation reads them)."""
+    path = run_dir / CHECKPOINTS
+    try:
+        with closing(sqlite3.connect(path)) as conn:
+            snapshot = build_graph(checkpointer=sqlite_saver(conn), confine_paths=False).get_state(THREAD)
+        if not snapshot.values:
+            return None
+        if not snapshot.next and snapshot.values.get("status") not in EXIT:
+            raise ValueError("its last step leads nowhere")
+        return snapshot.values
+    except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+        aside = path.with_name(f"{CHECKPOINTS}.damaged-{int(time.time())}")
+        path.replace(aside)
+        for sidecar in run_dir.glob(f"{CHECKPOINTS}-*"):  # its journal belongs to it
+            sidecar.replace(aside.with_name(aside.name + sidecar.name.removeprefix(CHECKPOINTS)))
+        console.print(f"[yellow]{path.name} was damaged ({exc}); set aside as {aside.name}; planning again from "
+                      f"{RUN}, keeping the {len(RunStore(run_dir).items())} accepted items[/yellow]")
+        return None
 
 
 def inspect_pool(args: argparse.Namespace) -> int:
@@ -187,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"build": build, "resume": resume, "pool": inspect_pool}[args.command]
     try:
         return handler(args)
-    except (UsageError, PoolError) as exc:
+    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

@@ -3,6 +3,7 @@ summary and the benchmark's dataset card."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections import Counter
@@ -13,11 +14,14 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agents.resources import pool_for, store_for
+from agents.allocation import spec_of
+from agents.resources import pool_for, pool_path, store_for
+from graph.run_dirs import RunDirError, ServerRoots, check_run_dir
 from state.context import Context
-from state.graph_state import BuildState
+from state.graph_state import MAX_REQUIREMENT_CHARS, REQUIREMENT_PREVIEW_CHARS, BuildState
+from tools.files import write_atomic
 from tools.pool import PoolError
-from tools.run_store import RUN, SUMMARY, RunStore
+from tools.run_store import CARD, RUN, SPEC, SUMMARY, RunStore
 
 
 def default_run_dir(requirement: str) -> Path:
@@ -26,38 +30,57 @@ def default_run_dir(requirement: str) -> Path:
     return Path("runs") / f"{slug}-{stamp}"
 
 
-def prepare(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["design", "__end__"]]:
-    ctx = runtime.context or Context()
-    started = time.time()
-    requirement = (state.get("requirement") or "").strip()
-    if not requirement:
-        return Command(goto="__end__", update={
-            "status": "failed", "message": "the requirement is empty; describe what the benchmark should test"})
-    try:
-        pool = pool_for(ctx)
-    except PoolError as exc:
-        return Command(goto="__end__", update={"status": "failed", "message": str(exc)})
-    run_dir = Path(state.get("run_dir") or ctx.out_dir or default_run_dir(requirement)).resolve()
-    store = store_for(str(run_dir))
-    if not (run_dir / RUN).exists():
-        store.write(RUN, {"requirement": requirement, "context": ctx.model_dump(), "started": started,
-                          "pool": str(pool.root)})
-    return Command(goto="design", update={"requirement": requirement, "run_dir": str(run_dir),
-                                          "status": "running", "events": [f"prepare: run in {run_dir}"]})
+def make_prepare_node(confine: bool = True):
+    """The entry node. `confine` holds out_dir and pool to the server roots (graph.main serves the
+    graph to any HTTP caller); the CLI, run by the user on their own machine, passes False."""
+
+    def prepare(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["design", "__end__"]]:
+        ctx = runtime.context or Context()
+        started = time.time()
+        requirement = (state.get("requirement") or "").strip()
+        if not requirement:
+            return _refuse("the requirement is empty; describe what the benchmark should test")
+        if len(requirement) > MAX_REQUIREMENT_CHARS:
+            return _refuse(f"the requirement is {len(requirement):,} characters, over the limit of "
+                           f"{MAX_REQUIREMENT_CHARS:,}; state what to test in a paragraph")
+        run_dir = Path(state.get("run_dir") or ctx.out_dir or default_run_dir(requirement)).resolve()
+        this_run = {"requirement": requirement, "context": ctx.model_dump()}
+        try:
+            if confine:
+                ServerRoots.from_env().check(run_dir, pool_path(ctx))
+            pool = pool_for(ctx)
+            check_run_dir(run_dir, pool.root, this_run)
+        except (RunDirError, PoolError) as exc:
+            return _refuse(str(exc))
+        store = store_for(str(run_dir))
+        if not (run_dir / RUN).exists():
+            store.write(RUN, {**this_run, "started": started, "pool": str(pool.root)})
+        preview = requirement[:REQUIREMENT_PREVIEW_CHARS] + ("..." if len(requirement) > REQUIREMENT_PREVIEW_CHARS
+                                                               else "")
+        return Command(goto="design", update={"requirement": preview, "run_dir": str(run_dir),
+                                              "status": "running", "events": [f"prepare: run in {run_dir}"]})
+
+    return prepare
 
 
-def _card_markdown(state: BuildState, items: list[dict], summary: dict) -> str:
-    lines = [f"# Benchmark: {state['requirement']}", "",
-             f"Built by Benchmark Agent ({summary['decider']} decider, seed {summary['seed']}). "
+def _refuse(message: str) -> Command:
+    return Command(goto="__end__", update={"status": "refused", "message": message})
+
+
+def _card_markdown(requirement: str, state: BuildState, items: list[dict], summary: dict) -> str:
+    # Requirement, subtask and source text come from callers and datasets: escaped, never rendered as HTML.
+    esc = html.escape
+    lines = [f"# Benchmark: {esc(requirement)}", "",
+             f"Built by Benchmark Agent ({esc(summary['decider'])} decider, seed {summary['seed']}). "
              f"Status: {summary['status']}. {summary['accepted']} of {summary['requested']} items.", "",
              "## Subtasks", ""]
     for sub in state.get("subtasks", []):
         got = summary["per_subtask"].get(sub.id, {})
-        lines.append(f"- **{sub.name}** (`{sub.id}`, {sub.modality}): {sub.description} "
+        lines.append(f"- **{esc(sub.name)}** (`{esc(sub.id)}`, {sub.modality}): {esc(sub.description)} "
                      f"{got.get('accepted', 0)} items.")
     sources = Counter((i["source"]["dataset"], i["source"].get("license") or "unknown") for i in items)
     lines += ["", "## Sources", "", "| dataset | license | items |", "|---|---|---|"]
-    lines += [f"| {d} | {lic} | {n} |" for (d, lic), n in sorted(sources.items())]
+    lines += [f"| {esc(d)} | {esc(lic)} | {n} |" for (d, lic), n in sorted(sources.items())]
     lines += ["", "## Files", "",
               "- `items.jsonl`: one item a line (question, choices, answer letter or text, media paths).",
               "- `media/`: images and audio the items reference.", "- `spec.json`: the grounded, allocated spec.",
@@ -88,10 +111,14 @@ def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict
     }
 
 
-def assemble(state: BuildState, runtime: Runtime[Context]) -> dict:
-    ctx = runtime.context or Context()
+def finish(state: BuildState, ctx: Context) -> dict:
+    """Write what a finished run leaves beside its items: spec, summary and card, each from the final
+    state, so a damaged one is repaired by finishing again; leftover drafts and media are removed."""
     store = store_for(state["run_dir"])
     items = store.items()
+    store.tidy(items)
+    if state.get("allocation") is not None:  # the final allocation, after any shortfall transfers
+        store.write(SPEC, spec_of(state, ctx, store.requirement).model_dump(mode="json"))
     summary = summarise(state, store, ctx, items)
     status = state.get("status", "running")
     message = state.get("message", "")
@@ -104,5 +131,9 @@ def assemble(state: BuildState, runtime: Runtime[Context]) -> dict:
                    + ". Add datasets or ask for fewer items.")
     summary.update(status=status, message=message)
     store.write(SUMMARY, summary)
-    (store.root / "README.md").write_text(_card_markdown(state, items, summary), encoding="utf-8")
+    write_atomic(store.root / CARD, _card_markdown(store.requirement, state, items, summary).encode("utf-8"))
     return {"status": status, "message": message, "summary": summary}
+
+
+def assemble(state: BuildState, runtime: Runtime[Context]) -> dict:
+    return finish(state, runtime.context or Context())

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 OFFLINE = "offline"
+MAX_SIZE = 100_000  # items per benchmark; far above any published one, far below what a disk holds
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
+SNR_RANGE_DB = (-20.0, 60.0)  # below -20 dB speech drowns; above 60 dB noise is inaudible
 
 
 class Context(BaseModel):
     """Which decider runs, loop bounds, size and paths. Model names only: API keys stay in the env."""
 
     llm: str = Field(OFFLINE, description="'offline' for the rule-based policy, else a chat model name.")
-    size: int = Field(24, ge=1, description="Number of items the benchmark should hold.")
-    seed: int = 0
+    size: int = Field(24, ge=1, le=MAX_SIZE, description="Number of items the benchmark should hold.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds every choice of the build.")
     pool: str = Field("", description="Pool root; empty means the bundled demo pool.")
     out_dir: str = Field("", description="Run directory; empty means runs/<name>-<time> under the cwd.")
     max_design_rounds: int = Field(3, ge=1, description="Design<->grounding rounds before giving up.")
@@ -22,7 +25,10 @@ class Context(BaseModel):
         3.0, ge=1, description="Raw samples a quota may draw per item it needs before it stops short."
     )
     score_threshold: float = Field(0.5, ge=0, le=1, description="Minimum of each plan score to keep it.")
-    snr_db: float | None = Field(None, description="Background noise SNR for spoken items; None: from the requirement.")
+    snr_db: float | None = Field(
+        None, ge=SNR_RANGE_DB[0], le=SNR_RANGE_DB[1], allow_inf_nan=False,
+        description="Background noise SNR in dB for spoken items; None: from the requirement."
+    )
     speech_check: bool = Field(
         True, description="Recognise rendered speech offline and require it to match its script (about 0.3 s "
         "per second of speech)."

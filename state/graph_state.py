@@ -9,7 +9,13 @@ from typing_extensions import NotRequired, TypedDict  # noqa: UP035 - pydantic n
 
 from state.models import Allocation, Grounding, Subtask, Verdict
 
-Status = Literal["running", "done", "short", "failed"]
+# done: every quota met; short: the data ran out; refused: the request cannot be served as asked
+# (bad input, or nothing in the pool and policy fits it).
+Status = Literal["running", "done", "short", "refused"]
+# A requirement is a paragraph, not a document; the full text lives in run.json, and state carries
+# only a preview of it, so per-step checkpoints do not grow with it.
+MAX_REQUIREMENT_CHARS = 4_000
+REQUIREMENT_PREVIEW_CHARS = 200
 
 
 class QuotaProgress(TypedDict):

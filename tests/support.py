@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,14 @@ SCRIPT = ("The children walked to school in the morning. Please call me back whe
 WRONG = ("Quantum engines hum beneath frozen oceans. Seventeen violet kites drift over the desert. "
          "Nobody expected the orchestra to play backwards during the election.")
 needs_gb_mini = pytest.mark.skipif(not GB_MINI.is_dir(), reason=f"General-Bench mini pool absent at {GB_MINI}")
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`benchagent ARGS` in a subprocess; whatever happens, it prints no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "200", **(env or {})})
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
 
 
 def write_dataset(pool: Path, name: str, rows: list[dict[str, Any]], card: dict | None = None) -> Path:
@@ -65,7 +76,7 @@ def label_image_rows(folder: Path, n: int, labels: list[str], blank: set[int] = 
 
 def run(requirement: str, pool: Path | str, out: Path, **ctx: Any) -> dict[str, Any]:
     """Build with an in-memory checkpointer; return the final full state (not just the output)."""
-    graph = build_graph(checkpointer=memory_saver())
+    graph = build_graph(checkpointer=memory_saver(), confine_paths=False)
     config = {"configurable": {"thread_id": "t"}}
     graph.invoke({"requirement": requirement}, config, context=Context(pool=str(pool), out_dir=str(out), **ctx))
     return graph.get_state(config).values

@@ -8,14 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import ROOT, items, mcq_rows, write_dataset
-
-
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "COLUMNS": "200", **(env or {})})
-    assert "Traceback" not in proc.stdout + proc.stderr
-    return proc
+from support import ROOT, cli, items, mcq_rows, write_dataset
 
 
 def test_build_writes_a_benchmark_and_resume_knows_it_is_finished(tmp_path: Path) -> None:
@@ -67,7 +60,7 @@ def test_pool_of_only_unreadable_data(tmp_path: Path) -> None:
 
 def test_requirement_no_recipe_fits(tmp_path: Path) -> None:
     proc = cli("build", "zzzz qqqq", "--size", "2", "--out", str(tmp_path / "o"))
-    assert proc.returncode == 1 and "no recipe fits" in proc.stderr and "dialogue-audio-mcq" in proc.stderr
+    assert proc.returncode == 2 and "no recipe fits" in proc.stderr and "dialogue-audio-mcq" in proc.stderr
 
 
 def test_llm_without_a_key_and_without_a_decider(tmp_path: Path) -> None:
@@ -96,6 +89,6 @@ def test_graph_invoke_from_python(tmp_path: Path) -> None:
             "out = graph.invoke({'requirement': 'draw entailment conclusions'}, "
             "context={'size': 2, 'out_dir': sys.argv[1]}); print(json.dumps(out['summary']))")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "o")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env={**os.environ, "BENCHAGENT_RUNS_ROOT": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["accepted"] == 2

@@ -10,7 +10,7 @@ from support import items, label_image_rows, mcq_rows, rejections, run, write_da
 from agents.verifier import make_verifier_node
 from state.context import Context
 from state.models import Item, Source, TransformPlan
-from tools.run_store import RunStore
+from tools.run_store import RunStore, item_id
 
 NLI = [("A man is sleeping on a sofa.", "Someone is resting.", "entailment"),
        ("A girl rides a red bicycle.", "The girl is walking.", "contradiction"),
@@ -41,7 +41,7 @@ def test_design_grounding_loop_stops_at_its_bound(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
     write_dataset(pool, "counting-mcq", mcq_rows(12))
     state = run("recognise bird species in photos", pool, tmp_path / "out", size=4, max_design_rounds=2)
-    assert state["status"] == "failed"
+    assert state["status"] == "refused"
     assert state["design_rounds"] == 2
     assert len(_events(state, "grounding: rejected")) == 2
     assert "after 2 design rounds" in state["message"] and "image" in state["message"]
@@ -74,12 +74,12 @@ def test_allocation_loop_stops_at_its_bound_and_goes_upstream(tmp_path: Path) ->
                 max_design_rounds=2)
     assert _events(state, "adjust:") == []
     assert len(_events(state, "diagnose: nothing admissible, back to design")) >= 1
-    assert state["status"] == "failed"
+    assert state["status"] == "refused"
 
 
 def test_allocation_beyond_capacity_fails_with_the_capacity_named(tmp_path: Path) -> None:
     state = run(REQ, _two_subtask_pool(tmp_path), tmp_path / "out", size=40, max_design_rounds=2)
-    assert state["status"] == "failed"
+    assert state["status"] == "refused"
     assert "can yield about 21 items, 40 were asked" in state["message"]
     assert "--size 21" in state["message"]
 
@@ -143,7 +143,6 @@ def test_verifier_repairs_a_repairable_item_then_discards_at_the_bound(tmp_path:
 
 def test_verdict_replayed_after_a_kill_neither_loses_nor_duplicates(tmp_path: Path) -> None:
     """A kill between the verifier's write and its checkpoint replays the verifier on a missing draft."""
-    from agents.orchestrator import item_id
     from agents.resources import store_for
     from state.models import Grounding, PlanScores
 
@@ -160,7 +159,8 @@ def test_verdict_replayed_after_a_kill_neither_loses_nor_duplicates(tmp_path: Pa
              "progress": {grounding.key: {"accepted": 0, "drawn": 1, "rejected": 0, "exhausted": False}}}
     rebuild = node(state, runtime)
     assert rebuild.goto == "executor"  # nothing on disk: build the item again
-    item = _dup_item(out).model_copy(update={"id": item_id(grounding, "q1"), "choices": ["2", "3", "4", "0"]})
+    item = _dup_item(out).model_copy(update={"id": item_id(grounding.subtask, plan.dataset, "q1"),
+                                             "choices": ["2", "3", "4", "0"]})
     store_for(str(out)).add_item(item)  # the store the node shares, as in one build process
     counted = node(state, runtime)
     assert counted.goto == "orchestrator" and counted.update["progress"][grounding.key]["accepted"] == 1

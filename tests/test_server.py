@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
-from support import ROOT, items
+from support import ROOT, items, mcq_rows, write_dataset
+
+from tools.pool import DEMO_POOL
 
 
 def _free_port() -> int:
@@ -24,10 +26,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's runs root and pool root, and a folder outside both."""
+    top = tmp_path_factory.mktemp("roots")
+    for name in ("runs", "pools", "outside"):
+        (top / name).mkdir()
+    write_dataset(top / "pools" / "p", "counting-mcq", mcq_rows(6))
+    write_dataset(top / "outside" / "p", "counting-mcq", mcq_rows(6))
+    return top
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, roots: Path) -> Iterator[str]:
     port = _free_port()
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or "langgraph"
-    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
+    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+           "BENCHAGENT_RUNS_ROOT": str(roots / "runs"),
+           "BENCHAGENT_POOL_ROOTS": os.pathsep.join([str(roots / "pools"), str(DEMO_POOL)])}
     log = tmp_path_factory.mktemp("server") / "dev.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen([cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port",
@@ -54,14 +69,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_run_over_http_builds_a_benchmark(server: str, tmp_path: Path) -> None:
+def test_run_over_http_builds_a_benchmark(server: str, roots: Path) -> None:
     client = get_sync_client(url=server)
     assistant = client.assistants.search(graph_id="benchmark_agent")[0]["assistant_id"]
     schemas = client.assistants.get_schemas(assistant)
     assert list(schemas["input_schema"]["properties"]) == ["requirement"]
     assert "max_design_rounds" in schemas["context_schema"]["properties"]
     thread = client.threads.create()
-    out = tmp_path / "out"
+    out = roots / "runs" / "nli"
     result = client.runs.wait(thread["thread_id"], "benchmark_agent",
                               input={"requirement": "draw entailment conclusions from everyday statements"},
                               context={"size": 3, "out_dir": str(out)})
@@ -69,3 +84,24 @@ def test_run_over_http_builds_a_benchmark(server: str, tmp_path: Path) -> None:
     assert len(items(out)) == 3
     state = client.threads.get_state(thread["thread_id"])
     assert state["values"]["design_rounds"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where, setting", [
+    ({"out_dir": "/etc/benchagent-probe"}, "BENCHAGENT_RUNS_ROOT"),
+    ({"out_dir": "../../../tmp/benchagent-escape"}, "BENCHAGENT_RUNS_ROOT"),
+    ({"pool": "/etc"}, "BENCHAGENT_POOL_ROOTS"),
+    ({"pool": "OUTSIDE"}, "BENCHAGENT_POOL_ROOTS"),
+])
+def test_runs_over_http_outside_the_roots_are_refused_and_write_nothing(server: str, roots: Path, where: dict,
+                                                                        setting: str) -> None:
+    client = get_sync_client(url=server)
+    before = sorted(p.relative_to(roots).as_posix() for p in roots.rglob("*"))
+    where = {k: str(roots / "outside" / "p") if v == "OUTSIDE" else v for k, v in where.items()}
+    context = {"size": 2, "out_dir": str(roots / "runs" / "refused"), "pool": str(roots / "pools" / "p"), **where}
+    thread = client.threads.create()
+    result = client.runs.wait(thread["thread_id"], "benchmark_agent",
+                              input={"requirement": "answer multiple choice questions"}, context=context)
+    assert result["status"] == "refused" and setting in result["message"]
+    assert sorted(p.relative_to(roots).as_posix() for p in roots.rglob("*")) == before
+    assert not Path("/etc/benchagent-probe").exists() and not Path("/tmp/benchagent-escape").exists()

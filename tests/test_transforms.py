@@ -73,7 +73,9 @@ def test_run_store_skips_a_torn_last_line_and_never_writes_an_id_twice(tmp_path:
         fh.write('{"id": "b", "subt')  # a kill mid-write
     fresh = RunStore(tmp_path / "run")
     assert [i["id"] for i in fresh.items()] == ["a"]
-    assert fresh.add_item(item) is False
+    assert fresh.add_item(item) is True  # a replay after a kill: already on disk, not written again
+    other_source = item.model_copy(update={"source": Source(dataset="d", sample_id="2")})
+    assert fresh.add_item(other_source) is False  # the id is another row's: never written, never counted
     assert fresh.used_sources() == {("d", "1")}
     assert fresh.add_item(item.model_copy(update={"id": "c"})) is True
     assert [i["id"] for i in RunStore(tmp_path / "run").items()] == ["a", "c"]

@@ -20,11 +20,10 @@ from pydantic import AfterValidator, BaseModel, Field, JsonValue, TypeAdapter, V
 
 from tools.files import write_json
 from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
-from tools.safety import UnsafeInputError, check_media_file
+from tools.safety import MAX_JSON_DEPTH, UnsafeInputError, check_media_file, json_depth
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
 MAX_FIELD_CHARS = 100_000  # bounds the work one find/replace can do on one field
-MAX_DEPTH = 64  # nesting a record may have; deeper ones would overflow the stack when copied
 # Format specs a template may use: alignment, sign, width and precision of at most 3 digits, a type.
 # Wider specs would let a template allocate gigabytes ("{x:>9999999999}").
 _SPEC = re.compile(r"^[<>=^]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?$")
@@ -311,20 +310,9 @@ def read_record(ws: Workspace, rel: str) -> dict[str, Any]:
         raise ToolError(f"{rel} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ToolError(f"{rel} holds a JSON {type(data).__name__}, not an object")
-    if _depth(data) > MAX_DEPTH:
-        raise ToolError(f"{rel} nests deeper than {MAX_DEPTH} levels")
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise ToolError(f"{rel} nests deeper than {MAX_JSON_DEPTH} levels")
     return data
-
-
-def _depth(data: Any) -> int:
-    """Nesting depth of a JSON value, without recursion (the point is to survive hostile depth)."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(node, dict | list):
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
 
 
 def write_record(ws: Workspace, name: str, data: Any) -> Path:

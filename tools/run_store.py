@@ -6,11 +6,13 @@ which makes re-running a node after a kill (checkpoint older than the last write
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import time
 from collections import Counter
+from collections.abc import KeysView
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ TRACE = "trace.jsonl"
 SPEC = "spec.json"
 SUMMARY = "summary.json"
 RUN = "run.json"
+CARD = "README.md"
 MEDIA = "media"
 DRAFTS = "drafts"
 
@@ -33,17 +36,40 @@ def safe_name(text: str, limit: int = 80) -> str:
     return slug or "x"
 
 
+def item_id(subtask: str, dataset: str, sample_id: str) -> str:
+    """A readable, file-name-safe id that is injective in (subtask, dataset, sample id).
+
+    The slug alone is not: `pic 16` and `pic-16`, or two long ids sharing a prefix, slug alike; the
+    hash of the full triple keeps them apart, in item ids and in the media names made from them."""
+    digest = hashlib.sha256("\0".join((subtask, dataset, sample_id)).encode("utf-8")).hexdigest()[:12]
+    return f"{safe_name(f'{subtask}.{dataset}.{sample_id}', 60)}-{digest}"
+
+
 def _append_line(path: Path, record: dict[str, Any]) -> None:
-    line = json.dumps(record, ensure_ascii=False, default=jsonable) + "\n"
-    with open(path, "ab+") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":  # a kill tore the last line: start a fresh one
-                line = "\n" + line
-        fh.write(line.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
+    # Unbuffered, so that after a failed write (a full disk) no buffer is flushed again on close.
+    data = memoryview((json.dumps(record, ensure_ascii=False, default=jsonable) + "\n").encode("utf-8"))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        except OSError:  # leave no half line behind
+            os.ftruncate(fd, end)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _trim_torn_tail(path: Path) -> None:
+    """Cut a last line a kill left half-written, so the file holds whole records only."""
+    if not path.is_file():
+        return
+    with open(path, "rb+") as fh:
+        whole = fh.read()
+        if whole and not whole.endswith(b"\n"):
+            fh.truncate(whole.rfind(b"\n") + 1)
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
@@ -59,6 +85,20 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _media_refs(record: Any) -> set[str]:
+    """Every string in a record that names a file under media/."""
+    refs, stack = set(), [record]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and value.startswith(f"{MEDIA}/"):
+            refs.add(value)
+    return refs
+
+
 class RunStore:
     """Reads and writes one run directory."""
 
@@ -66,41 +106,52 @@ class RunStore:
         self.root = Path(root).resolve()
         self.media = self.root / MEDIA
         self.media.mkdir(parents=True, exist_ok=True)
-        self._ids: set[str] | None = None  # accepted ids, read from disk once per store
+        self._ids: dict[str, tuple[str, str]] | None = None  # accepted id -> source, read from disk once
         self._sources: set[tuple[str, str]] = set()
         self._rejected: set[tuple[str, str]] | None = None  # (grounding, sample id) already logged
+        self._requirement: str | None = None
+        # A run has one writer (the CLI holds its lock), so a temporary file or a torn last line
+        # here is what a kill left mid-write.
+        for stale in self.root.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        for log in (ITEMS, REJECTED, TRACE):
+            _trim_torn_tail(self.root / log)
 
     # items
     def items(self) -> list[dict[str, Any]]:
         return _read_lines(self.root / ITEMS)
 
-    def accepted_ids(self) -> set[str]:
+    def _accepted(self) -> dict[str, tuple[str, str]]:
         if self._ids is None:
-            items = self.items()
-            self._ids = {r["id"] for r in items}
-            self._sources = {(r["source"]["dataset"], r["source"]["sample_id"]) for r in items}
+            self._ids = {r["id"]: (r["source"]["dataset"], r["source"]["sample_id"]) for r in self.items()}
+            self._sources = set(self._ids.values())
         return self._ids
+
+    def accepted_ids(self) -> KeysView[str]:
+        return self._accepted().keys()
 
     def used_sources(self) -> set[tuple[str, str]]:
         """(dataset, sample id) pairs some accepted item was made from."""
-        self.accepted_ids()
+        self._accepted()
         return self._sources
 
     def accepted_by_grounding(self) -> Counter[str]:
         return Counter(r.get("metadata", {}).get("grounding", "") for r in self.items())
 
     def add_item(self, item: Item) -> bool:
-        """Append an accepted item; False when that id is already on disk."""
-        if item.id in self.accepted_ids():
-            return False
+        """Append an accepted item. True when it is on disk now: written by this call, or by an earlier
+        run of the same step (a replay after a kill). False when another source's item holds its id."""
+        accepted, source = self._accepted(), (item.source.dataset, item.source.sample_id)
+        if item.id in accepted:
+            return accepted[item.id] == source
         _append_line(self.root / ITEMS, item.model_dump(mode="json"))
-        self.accepted_ids().add(item.id)
-        self._sources.add((item.source.dataset, item.source.sample_id))
+        accepted[item.id] = source
+        self._sources.add(source)
         return True
 
     def write_draft(self, item: Item) -> str:
         """Park an item awaiting verification on disk; state carries only the returned path."""
-        rel = f"{DRAFTS}/{safe_name(item.id)}.json"
+        rel = f"{DRAFTS}/{safe_name(item.id, 120)}.json"
         write_json(self.root / rel, item.model_dump(mode="json"))
         return rel
 
@@ -109,6 +160,16 @@ class RunStore:
 
     def drop_draft(self, rel: str) -> None:
         (self.root / rel).unlink(missing_ok=True)
+
+    def tidy(self, items: list[dict[str, Any]]) -> None:
+        """At the end of a run: drop drafts left by a kill and media no accepted item refers to
+        (anywhere in its record, provenance included)."""
+        for leftover in (self.root / DRAFTS).glob("*") if (self.root / DRAFTS).is_dir() else []:
+            leftover.unlink(missing_ok=True)
+        kept = {ref for record in items for ref in _media_refs(record)}
+        for path in self.media.rglob("*"):
+            if path.is_file() and self.relative(path) not in kept:
+                path.unlink()
 
     def add_rejection(self, record: dict[str, Any]) -> None:
         """Log a discarded sample once, even when a resumed run discards it again."""
@@ -137,6 +198,13 @@ class RunStore:
 
     def read(self, name: str) -> Any:
         return json.loads((self.root / name).read_text(encoding="utf-8"))
+
+    @property
+    def requirement(self) -> str:
+        """The full requirement, from run.json: state carries only a preview of it."""
+        if self._requirement is None:
+            self._requirement = str(self.read(RUN)["requirement"])
+        return self._requirement
 
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()

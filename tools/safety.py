@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: above any photo a benchmark item needs, far below a bomb
 MAX_MEDIA_BYTES = 50 * 1024 * 1024
+MAX_JSON_DEPTH = 64  # nesting a record may have; deeper ones overflow the stack in recursive code
 
 
 class UnsafeInputError(ValueError):
@@ -29,6 +31,18 @@ def confine(root: Path, rel: str) -> Path:
     if not target.is_relative_to(root):
         raise UnsafeInputError(f"path {rel!r} leaves its root {root}")
     return target
+
+
+def json_depth(data: Any) -> int:
+    """Nesting depth of a JSON value (a scalar inside an object is two levels), without recursion:
+    the point is to survive hostile depth."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict | list):
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def check_media_file(path: Path, max_bytes: int = MAX_MEDIA_BYTES) -> None:

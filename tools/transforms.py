@@ -77,7 +77,7 @@ class StepEnv:
         return Workspace(run_dir=self.store.root, read_roots=(self.pool.root,), seed=self.seed)
 
     def media_name(self, suffix: str) -> str:
-        return f"{safe_name(self.item_id)}{suffix}"
+        return f"{safe_name(self.item_id, 120)}{suffix}"
 
     def call(self, draft: Draft, tool_name: str, params: dict[str, Any]) -> ToolResult:
         """Run a registered pure tool for this item and keep its provenance on the draft."""

@@ -4,7 +4,6 @@ beside it and an optional card.json (name, description, task, domain, license, s
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,7 +21,7 @@ from tools.pool.roles import (
     split_options,
     text,
 )
-from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset
+from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset, check_depth, load_json
 
 DATA_FILES = ("data.jsonl", "data.csv", "data.parquet")  # first present wins
 CARD_FILE = "card.json"
@@ -51,7 +50,7 @@ def load(root: Path, src: Source) -> Loaded:
 
 def _read_card(path: Path) -> dict[str, Any]:
     try:
-        card = json.loads(path.read_bytes())
+        card = load_json(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableDataset(f"{CARD_FILE} is not valid JSON ({exc}); fix or remove it") from None
     if not isinstance(card, dict):
@@ -75,7 +74,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
             return _read_jsonl(path)
         if path.name.endswith(".csv"):
             return _read_csv(path)
-        return pq.read_table(path).to_pylist()
+        return [check_depth(row) for row in pq.read_table(path).to_pylist()]  # pyarrow reads structs ~100 deep
     except UnicodeDecodeError as exc:
         raise UnreadableDataset(f"is not UTF-8 text ({exc})") from None
     except (pa.ArrowException, csv.Error) as exc:
@@ -88,7 +87,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = load_json(line)
         except ValueError as exc:
             raise UnreadableDataset(f"line {lineno} is not valid JSON ({exc})") from None
         if not isinstance(row, dict):
@@ -162,8 +161,8 @@ def _json_list(value: Any) -> Any:
     """CSV cells can only hold text; a cell written as a JSON list is a list."""
     if isinstance(value, str) and value.strip().startswith("["):
         try:
-            return json.loads(value)
-        except ValueError:
+            return load_json(value)
+        except ValueError:  # too deep, too
             return value
     return value
 

@@ -3,13 +3,12 @@ with field names that drift from task to task. Everything here maps that drift o
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tools.pool.roles import clean_answer, normalise_dialogue, normalise_options, split_nli, split_options, text
-from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset
+from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset, load_json
 
 # Where the answer hides, most specific first.
 ANSWER_KEYS = ("answer", "prediction", "text", "response", "category")
@@ -22,7 +21,7 @@ _PLACEHOLDER = re.compile(r"<<<(\w+)>>>(\.?)")
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        return load_json(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableDataset(f"not valid JSON ({exc}); fix or remove the file") from None
 

@@ -4,9 +4,10 @@ premise/hypothesis packed in one string, dialogues in their many shapes, answers
 from __future__ import annotations
 
 import ast
-import json
 import re
 from typing import Any
+
+from tools.pool.source import load_json
 
 # Column-name synonyms per role, in priority order; the first unused matching column wins, so a
 # `prompt` column becomes the question only when there is no `question`, else the instruction.
@@ -118,7 +119,7 @@ def normalise_options(value: Any) -> list[str] | None:
         s = value.strip()
         if s.startswith("["):
             try:
-                value = json.loads(s)
+                value = load_json(s)
             except ValueError:
                 return None
         else:
@@ -158,7 +159,7 @@ def normalise_dialogue(value: Any) -> list[dict[str, str]] | None:
         s = value.strip()
         if s.startswith("["):
             try:
-                return normalise_dialogue(json.loads(s))
+                return normalise_dialogue(load_json(s))
             except ValueError:
                 pass
         return _dialogue_from_lines([line for line in s.split("\n") if line.strip()])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from tools.safety import MAX_JSON_DEPTH, json_depth
 
 Layout = Literal["general-bench", "folder"]
 
@@ -14,6 +17,28 @@ class PoolError(ValueError):
 
 class UnreadableDataset(ValueError):
     """One dataset file cannot be parsed; the pool skips that dataset and lists why."""
+
+
+class TooDeep(UnreadableDataset):
+    """A JSON value nests deeper than MAX_JSON_DEPTH levels. About a thousand levels overflow json itself; a
+    few hundred already overflow the recursive code rows pass through later (answer cleaning, card
+    statistics, pydantic, checkpoint serialisation), so every value a pool file holds is capped well below."""
+
+
+def check_depth(value: Any) -> Any:
+    """`value` itself, or TooDeep when it nests deeper than MAX_JSON_DEPTH (measured without recursion)."""
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise TooDeep(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def load_json(data: str | bytes) -> Any:
+    """json.loads capped at MAX_JSON_DEPTH levels; deeper raises TooDeep, a ValueError like bad JSON."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise TooDeep(f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    return check_depth(value)
 
 
 @dataclass(frozen=True)
