@@ -103,31 +103,17 @@ def _draft_stamps(out: Path) -> set[tuple[str, int]]:
     return stamps
 
 
-def _parse_items(out: Path, torn_ok: bool, known_torn: set[str]) -> tuple[list[dict], str | None]:
-    """Items on disk. Tolerated, as the store tolerates them: right after a kill (torn_ok) a torn last
-    line (no newline, not JSON), returned apart; and later, only the torn fragments seen after earlier
-    kills (the store starts a fresh line after one). Any other line that does not parse fails."""
+def _parse_items(out: Path, torn_ok: bool) -> list[dict]:
+    """Items on disk. Right after a kill (torn_ok) the last line may be torn: a resumed store cuts it,
+    so no other line may ever fail to parse."""
     path = out / "items.jsonl"
     if not path.exists():
-        return [], None
+        return []
     lines = path.read_text(encoding="utf-8").split("\n")
     tail = lines.pop()  # "" when the file ends with a newline
-    parsed, bad = [], []
-    for n, line in enumerate(lines):
-        try:
-            parsed.append(json.loads(line))
-        except json.JSONDecodeError:
-            if line not in known_torn:
-                bad.append(f"line {n + 1}: {line[:80]!r}")
-    torn = None
-    if tail:
-        try:
-            parsed.append(json.loads(tail))
-        except json.JSONDecodeError:
-            torn = tail
-    assert not bad, f"items.jsonl has unparseable lines: {bad}"
-    assert torn is None or torn_ok, f"items.jsonl ends in a torn line: {torn[:80]!r}"
-    return parsed, torn
+    parsed = [json.loads(line) for line in lines]
+    assert not tail or torn_ok, f"items.jsonl ends in a torn line: {tail[:80]!r}"
+    return parsed
 
 
 def _last_nodes(out: Path, n: int = 3) -> list[str]:
@@ -148,11 +134,9 @@ def _referenced(item: dict) -> list[str]:
     return refs + ([clean] if clean else [])
 
 
-def _check_after_kill(out: Path, label: str, previous: int, known_torn: set[str]) -> int:
+def _check_after_kill(out: Path, label: str, previous: int) -> int:
     """Invariants that hold right after any kill; returns the number of items on disk."""
-    found, torn = _parse_items(out, torn_ok=True, known_torn=known_torn)
-    if torn is not None:
-        known_torn.add(torn)
+    found = _parse_items(out, torn_ok=True)
     ids = [i["id"] for i in found]
     assert len(ids) == len(set(ids)), f"{label}: duplicated item ids {sorted(i for i in ids if ids.count(i) > 1)}"
     assert previous <= len(ids) < MANY_SIZE, f"{label}: {len(ids)} items on disk, {previous} before this kill"
@@ -251,7 +235,7 @@ def test_build_killed_many_times_at_distinct_points_resumes_to_a_clean_run(tmp_p
     out, logs = tmp_path / "out", tmp_path / "logs"
     logs.mkdir()
     killer = _Killer(out, logs, deadline=started + MANY_BUDGET_S)
-    count, torn_lines = 0, set()
+    count = 0
 
     def items_at_least(n: int):
         return lambda: _line_count(out) >= n or None
@@ -271,27 +255,27 @@ def test_build_killed_many_times_at_distinct_points_resumes_to_a_clean_run(tmp_p
         rec = killer.kill_when("planning", lambda: (out / "run.json").exists() or None, bound_s=30)
         media = sorted(p.name for p in (out / "media").iterdir()) if (out / "media").is_dir() else []
         assert rec["caught"] and rec["items"] == 0 and not media and not rec["fresh_drafts"], (rec, media)
-        count = _check_after_kill(out, "after the planning kill", count, torn_lines)
+        count = _check_after_kill(out, "after the planning kill", count)
         assert count == 0
 
         # 2. mid-items, early
         resume()
         rec = killer.kill_when("mid-items (>= 3)", items_at_least(3), bound_s=30)
         assert rec["caught"], rec
-        count = _check_after_kill(out, "after the early mid-items kill", count, torn_lines)
+        count = _check_after_kill(out, "after the early mid-items kill", count)
 
         # 3. during a media write (a fresh `.NAME.*.tmp` in media/ on the frozen disk)
         resume()
         at = count
         rec = killer.kill_when("media write", fresh_tmp_in("media"), bound_s=10,
                                give_up=lambda: _line_count(out) >= at + 4)
-        count = _check_after_kill(out, "after the media-write kill", count, torn_lines)
+        count = _check_after_kill(out, "after the media-write kill", count)
 
         # 4. mid-items, a few more on
         resume()
         rec = killer.kill_when("mid-items (+3)", items_at_least(count + 3), bound_s=30)
         assert rec["caught"], rec
-        count = _check_after_kill(out, "after the second mid-items kill", count, torn_lines)
+        count = _check_after_kill(out, "after the second mid-items kill", count)
 
         # 5. during a draft write; after 2 items or 4 s without one, during any media write
         resume()
@@ -301,20 +285,20 @@ def test_build_killed_many_times_at_distinct_points_resumes_to_a_clean_run(tmp_p
                                lambda: draft_tmp() or ((_line_count(out) >= at + 2 or time.monotonic() > since + 4)
                                                        and any_tmp()) or None,
                                bound_s=10, give_up=lambda: _line_count(out) >= at + 5)
-        count = _check_after_kill(out, "after the draft-write kill", count, torn_lines)
+        count = _check_after_kill(out, "after the draft-write kill", count)
 
         # 6. with a draft on disk that the verifier has not yet accepted or discarded
         resume()
         at = count
         rec = killer.kill_when("unverified draft", unverified_draft, bound_s=10,
                                give_up=lambda: _line_count(out) >= at + 3)
-        count = _check_after_kill(out, "after the unverified-draft kill", count, torn_lines)
+        count = _check_after_kill(out, "after the unverified-draft kill", count)
 
         # 7. late, a few items short of the end
         resume()
         rec = killer.kill_when("late", items_at_least(min(max(count + 1, MANY_SIZE - 3), MANY_SIZE - 1)), bound_s=30)
         assert rec["caught"], rec
-        count = _check_after_kill(out, "after the late kill", count, torn_lines)
+        count = _check_after_kill(out, "after the late kill", count)
 
         remaining = killer.deadline - time.monotonic()
         final = subprocess.run(_cli("resume", str(out)), cwd=ROOT, env=_env(), capture_output=True, text=True,
@@ -332,11 +316,10 @@ def test_build_killed_many_times_at_distinct_points_resumes_to_a_clean_run(tmp_p
     assert final.returncode == 0, f"final resume failed ({final.returncode}):\n{final.stderr[-3000:]}"
 
     # end state: exactly SIZE unique items, each with its media, and nothing else left behind
-    found, _ = _parse_items(out, torn_ok=False, known_torn=torn_lines)
+    found = _parse_items(out, torn_ok=False)
     ids = [i["id"] for i in found]
     assert len(ids) == MANY_SIZE and len(set(ids)) == MANY_SIZE, f"{len(ids)} lines, {len(set(ids))} unique ids"
     summary = json.loads((out / "summary.json").read_text())
-    # "item lines" are the lines that parse: a torn fragment (tolerated above) is not an item
     assert summary["status"] == "done" and summary["accepted"] == len(found) == MANY_SIZE, summary
     referenced = {Path(rel).as_posix() for item in found for rel in _referenced(item)}
     missing = sorted(rel for rel in referenced if not (out / rel).is_file())
