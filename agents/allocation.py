@@ -13,7 +13,7 @@ from agents.resources import pool_path, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
 from state.models import Allocation, BenchmarkSpec, Grounding
-from tools import allocation as solver
+from tools.plans import solver
 from tools.run_store import SPEC
 
 
@@ -26,7 +26,7 @@ class Allocator(Protocol):
 
 
 class OfflineAllocator:
-    """The deterministic solver in tools.allocation."""
+    """The deterministic solver in tools.plans.solver."""
 
     propose = staticmethod(solver.propose)
     diagnose = staticmethod(solver.diagnose)

@@ -14,7 +14,7 @@ from agents.resources import store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Modality, Subtask
-from tools.recipes import RECIPES, Recipe
+from tools.plans.recipes import RECIPES, Recipe
 from tools.text import content_words
 
 MODALITY_CUES: dict[Modality, tuple[str, ...]] = {

@@ -8,9 +8,9 @@ from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Grounding, Item, Source, Verdict
+from tools.plans.steps import Draft, StepEnv, StepError, run_step
 from tools.run_store import item_id
 from tools.safety import UnsafeInputError
-from tools.transforms import Draft, StepEnv, StepError, run_step
 
 
 def realise(grounding: Grounding, env: StepEnv, overrides: dict) -> Item:

@@ -12,10 +12,10 @@ from agents.llm import LLMFactory, choose
 from agents.resources import pool_for
 from state.context import Context
 from state.graph_state import BuildState
-from state.models import DatasetCard, Grounding, PlanScores, Subtask
+from state.models import Grounding, PlanScores, Subtask
+from tools.plans.recipes import RECIPES, usable_rows
+from tools.plans.steps import STEPS
 from tools.pool import Pool
-from tools.recipes import RECIPES
-from tools.transforms import STEPS
 
 EXPECTED_YIELD = 0.9  # share of drawn rows expected to pass verification; the verifier measures it
 KEEP_PER_SUBTASK = 2
@@ -23,12 +23,6 @@ KEEP_PER_SUBTASK = 2
 
 class Grounder(Protocol):
     def ground(self, subtask: Subtask, pool: Pool, threshold: float) -> tuple[list[Grounding], str]: ...
-
-
-def usable_rows(pool: Pool, card: DatasetCard, recipe_id: str) -> list[str]:
-    """Sample ids of the dataset's rows the recipe can use."""
-    recipe = RECIPES[recipe_id]
-    return [row.sample_id for row in pool.rows(card.id) if recipe.usable(row)]
 
 
 def _with_settings(steps, settings):
@@ -57,7 +51,7 @@ class OfflineGrounder:
             if misfit:
                 misfits.append(misfit)
                 continue
-            rows = usable_rows(pool, card, recipe.id)
+            rows = usable_rows(pool, card.id, recipe.id)
             scores = PlanScores(
                 # relative to the best-matching card; when no card shares a word, fit alone decides
                 alignment=round(ranked.get(card.id, 0.0) / top if top else 1.0, 3),

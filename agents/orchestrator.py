@@ -11,12 +11,12 @@ from typing import Any, Literal, Protocol
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agents.grounding import usable_rows
 from agents.llm import LLMFactory, choose
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress, Work
 from state.models import Allocation, Grounding, Row
+from tools.plans.recipes import usable_rows
 from tools.pool import Pool
 
 
@@ -28,7 +28,7 @@ class OfflineOrchestrator:
     """Per-sample choices by seeded rules: which degradation an image gets, and how strong."""
 
     def specialise(self, grounding: Grounding, row: Row, seed: int) -> dict[str, dict[str, Any]]:
-        from tools.images import PERTURBATIONS
+        from tools.pure.images import PERTURBATIONS
 
         overrides: dict[str, dict[str, Any]] = {}
         if any(s.tool == "perturb_image" for s in grounding.plan.steps):
@@ -41,7 +41,7 @@ class OfflineOrchestrator:
 @lru_cache(maxsize=64)
 def _candidates(pool: Pool, dataset: str, recipe: str, key: str, seed: int) -> tuple[str, ...]:
     """The grounding's usable rows in a seeded order, the same on every resume."""
-    ids = usable_rows(pool, pool.card(dataset), recipe)
+    ids = usable_rows(pool, dataset, recipe)
     random.Random(f"{seed}:{key}").shuffle(ids)
     return tuple(ids)
 

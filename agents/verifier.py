@@ -16,14 +16,14 @@ from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
 from state.models import Check, Item, Row, Verdict
-from tools.asr import probe_speech, word_error_rate
-from tools.audio import estimate_pitch, measure_snr
-from tools.audio_io import read_wav
+from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
-from tools.probes import probe_audio, probe_image
+from tools.pure.asr import probe_speech, word_error_rate
+from tools.pure.audio import estimate_pitch, measure_snr
+from tools.pure.audio_io import read_wav
+from tools.pure.probes import probe_audio, probe_image
 from tools.run_store import RunStore, item_id
 from tools.text import LETTERS, norm
-from tools.transforms import NLI_LABELS, nli_label
 
 SNR_TOLERANCE_DB = 0.5
 MIN_PITCH_GAP_HZ = 10.0

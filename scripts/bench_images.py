@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.decompose import tile  # noqa: E402
-from tools.images import (  # noqa: E402
+from tools.pure.decompose import tile  # noqa: E402
+from tools.pure.images import (  # noqa: E402
     Box,
     crop,
     fit_aspect,
@@ -33,7 +33,7 @@ from tools.images import (  # noqa: E402
     rotate,
     save_image,
 )
-from tools.patching import apply_patch  # noqa: E402
+from tools.pure.patching import apply_patch  # noqa: E402
 from tools.registry import Workspace, call  # noqa: E402
 
 RECORD = {"id": "q1", "question": "What colour is the sky on a clear day?", "options": ["blue", "green", "red"],

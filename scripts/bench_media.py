@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.audio import estimate_pitch, mix_at_snr, noise  # noqa: E402
-from tools.audio_io import write_wav  # noqa: E402
-from tools.images import PERTURBATIONS, perturb  # noqa: E402
+from tools.pure.audio import estimate_pitch, mix_at_snr, noise  # noqa: E402
+from tools.pure.audio_io import write_wav  # noqa: E402
+from tools.pure.images import PERTURBATIONS, perturb  # noqa: E402
+from tools.pure.speech import VOICES, espeak_available, render_dialogue, synthesize  # noqa: E402
 from tools.registry import ToolError, Workspace, call  # noqa: E402
-from tools.speech import VOICES, espeak_available, render_dialogue, synthesize  # noqa: E402
 
 SR = 16000
 SENTENCE = "The committee will publish its final report on the coastal flood defences next spring."

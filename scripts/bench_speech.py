@@ -16,12 +16,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.asr import ENGINE as ASR_ENGINE  # noqa: E402
-from tools.asr import normalise, transcribe  # noqa: E402
-from tools.audio_io import write_wav  # noqa: E402
-from tools.piper_tts import ENGINE as PIPER_ENGINE  # noqa: E402
-from tools.piper_tts import piper_available, synthesize_piper  # noqa: E402
-from tools.speech import DEFAULT_RATE, espeak_available, synthesize  # noqa: E402
+from tools.pure.asr import ENGINE as ASR_ENGINE  # noqa: E402
+from tools.pure.asr import normalise, transcribe  # noqa: E402
+from tools.pure.audio_io import write_wav  # noqa: E402
+from tools.pure.piper_tts import ENGINE as PIPER_ENGINE  # noqa: E402
+from tools.pure.piper_tts import piper_available, synthesize_piper  # noqa: E402
+from tools.pure.speech import DEFAULT_RATE, espeak_available, synthesize  # noqa: E402
 
 SR = 16000
 SENTENCES = (

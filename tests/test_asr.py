@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from support import SCRIPT, WRONG
 
-from tools.asr import ENGINE, MAX_SECONDS, normalise, probe_speech, transcribe, word_error_rate
-from tools.audio_io import write_wav
+from tools.pure.asr import ENGINE, MAX_SECONDS, normalise, probe_speech, transcribe, word_error_rate
+from tools.pure.audio_io import write_wav
+from tools.pure.speech import espeak_available, synthesize
 from tools.registry import ToolError, Workspace, call
-from tools.speech import espeak_available, synthesize
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import NOISE_RMS, estimate_pitch, measure_snr, mix_at_snr, noise
-from tools.audio_io import MAX_TOOL_AUDIO_S, decode_audio, read_wav, write_audio, write_wav
-from tools.probes import probe_audio
+from tools.pure.audio import NOISE_RMS, estimate_pitch, measure_snr, mix_at_snr, noise
+from tools.pure.audio_io import MAX_TOOL_AUDIO_S, decode_audio, read_wav, write_audio, write_wav
+from tools.pure.probes import probe_audio
+from tools.pure.speech import espeak_available, synthesize
 from tools.registry import ToolError, Workspace, call
 from tools.safety import UnsafeInputError
-from tools.speech import espeak_available, synthesize
 
 SR = 16000
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")

@@ -50,7 +50,7 @@ def test_fine_grained_photo_items_match_source_labels(tmp_path: Path) -> None:
 
 @needs_gb_mini
 def test_spoken_dialogue_items_have_two_voices_and_the_requested_snr(tmp_path: Path) -> None:
-    from tools.audio import estimate_pitch
+    from tools.pure.audio import estimate_pitch
 
     out = tmp_path / "out"
     state = run("evaluate whether a model can follow spoken conversations with background noise at 5 dB SNR",

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tools.audio_io import decode_audio, write_wav
-from tools.images import load_image
+from tools.pure.audio_io import decode_audio, write_wav
+from tools.pure.images import load_image
+from tools.pure.speech import espeak_available, synthesize
 from tools.registry import ToolError, Workspace, call
-from tools.speech import espeak_available, synthesize
 
 SR = 16000
 

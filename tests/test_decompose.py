@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio_io import read_wav, write_wav
-from tools.decompose import Turn, numbered, rejoin, split_dialogue, split_passages, tile
-from tools.images import load_image, save_image
+from tools.pure.audio_io import read_wav, write_wav
+from tools.pure.decompose import Turn, numbered, rejoin, split_dialogue, split_passages, tile
+from tools.pure.images import load_image, save_image
 from tools.registry import ToolError, Workspace, call
 
 DIALOGUE = """Alice: Did you book the table?

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools.images import PERTURBATIONS, load_image, perturb, save_image
-from tools.probes import probe_image
+from tools.pure.images import PERTURBATIONS, load_image, perturb, save_image
+from tools.pure.probes import probe_image
 from tools.safety import UnsafeInputError
 
 
@@ -137,7 +137,7 @@ def test_probe_reports_good_bad_and_blank(tmp_path: Path, scene: np.ndarray) -> 
 
 from support import png_header  # noqa: E402
 
-from tools.images import Box, bgr, center_on, fit, grid, mark, occlude, rotate, scale_to_fit  # noqa: E402
+from tools.pure.images import Box, bgr, center_on, fit, grid, mark, occlude, rotate, scale_to_fit  # noqa: E402
 from tools.registry import ToolError, Workspace, call  # noqa: E402
 
 

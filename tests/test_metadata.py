@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from state.models import Provenance
-from tools.metadata import NormaliseOp, RecordOp, edit, normalise, record_history, snake_case
-from tools.patching import RemoveField, SetField
+from tools.pure.metadata import NormaliseOp, RecordOp, edit, normalise, record_history, snake_case
+from tools.pure.patching import RemoveField, SetField
 from tools.registry import ToolError, Workspace, call
 
 

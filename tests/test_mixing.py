@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import estimate_pitch
-from tools.audio_io import decode_audio, resample, write_wav
+from tools.pure.audio import estimate_pitch
+from tools.pure.audio_io import decode_audio, resample, write_wav
+from tools.pure.speech import espeak_available, synthesize
 from tools.registry import ToolError, Workspace, call
-from tools.speech import espeak_available, synthesize
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tools.patching import apply_patch, invert, render
+from tools.pure.patching import apply_patch, invert, render
 from tools.registry import ToolError, Workspace, call
 
 
@@ -253,6 +253,6 @@ def test_deeply_nested_records_are_refused(ws: Workspace) -> None:
 
 
 def test_oversized_records_are_refused_before_parsing(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tools.patching.MAX_JSON_BYTES", 50)
+    monkeypatch.setattr("tools.pure.patching.MAX_JSON_BYTES", 50)
     with pytest.raises(ToolError, match="over the 50-byte cap"):
         call("patch_record", {"record": "item.json", "ops": [{"op": "remove", "path": "id"}], "out": "p.json"}, ws)

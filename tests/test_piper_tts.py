@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from support import SCRIPT, WRONG
 
-from tools import piper_tts
-from tools.asr import probe_speech
-from tools.audio_io import read_wav, write_wav
-from tools.piper_tts import ENGINE, INSTALL_HINT, piper_available, synthesize_piper
+from tools.pure import piper_tts
+from tools.pure.asr import probe_speech
+from tools.pure.audio_io import read_wav, write_wav
+from tools.pure.piper_tts import ENGINE, INSTALL_HINT, piper_available, synthesize_piper
 from tools.registry import ToolError, Workspace, call
 
 needs_piper = pytest.mark.skipif(not piper_available(), reason="optional extra benchmark-agent[piper] not installed")
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
-DIGEST = "import hashlib, sys; from tools.piper_tts import synthesize_piper; " \
+DIGEST = "import hashlib, sys; from tools.pure.piper_tts import synthesize_piper; " \
          "print(hashlib.sha256(synthesize_piper(sys.argv[1]).tobytes()).hexdigest())"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from agents.design import OfflineDesigner
 from state.models import Grounding, PlanScores, TransformPlan
-from tools.allocation import adjust, diagnose, limit, propose
+from tools.plans.solver import adjust, diagnose, limit, propose
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.audio import estimate_pitch
-from tools.audio_io import decode_audio, write_wav
+from tools.pure.audio import estimate_pitch
+from tools.pure.audio_io import decode_audio, write_wav
+from tools.pure.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
 from tools.registry import ToolError, Workspace, call
-from tools.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

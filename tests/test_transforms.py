@@ -9,9 +9,9 @@ import pytest
 from support import mcq_rows, write_dataset
 
 from state.models import DatasetCard, Row, Step
+from tools.plans.steps import Draft, StepEnv, StepError, run_step
 from tools.pool import Pool
 from tools.run_store import RunStore
-from tools.transforms import Draft, StepEnv, StepError, run_step
 
 LABELS = ["Bank Swallow", "Barn Swallow", "Cliff Swallow", "Tree Swallow", "American Crow", "Fish Crow",
           "Blue Jay", "Mallard", "Snow Goose", "Common Loon", "Wood Duck"]

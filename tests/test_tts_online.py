@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import requests
 
-from tools.audio_io import decode_audio, write_audio
+from tools.pure.audio_io import decode_audio, write_audio
+from tools.pure.speech import espeak_available, synthesize
 from tools.registry import ToolError, Workspace, call
-from tools.speech import espeak_available, synthesize
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

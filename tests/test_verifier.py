@@ -9,8 +9,8 @@ import pytest
 
 from agents.verifier import _speech_check
 from state.models import Item, Source, TransformPlan
-from tools.audio_io import write_wav
-from tools.speech import espeak_available, render_dialogue
+from tools.pure.audio_io import write_wav
+from tools.pure.speech import espeak_available, render_dialogue
 
 TURNS = [{"speaker": "Ana", "text": "Did you remember to buy milk on your way home from work today?"},
          {"speaker": "Ben", "text": "No, I forgot. The shop was already closed when I got there."}]

@@ -10,8 +10,8 @@ from typing import Any
 import ddgs
 import pytest
 
+from tools.pure.websearch import MAX_SNIPPET, MAX_TITLE, cache_dir, search_available
 from tools.registry import ToolError, Workspace, call
-from tools.websearch import MAX_SNIPPET, MAX_TITLE, cache_dir, search_available
 
 CANNED = [
     {"title": "Pocketsphinx\x00 docs\n", "href": "https://example.org/ps", "body": "Offline speech " * 100},

@@ -39,10 +39,10 @@ def output_name(*suffixes: str) -> Any:
     return Annotated[OutputName, AfterValidator(check), described]
 
 # Modules whose import registers their tools; loaded on first use, so importing the registry is cheap.
-TOOL_MODULES = (
-    "tools.speech", "tools.audio", "tools.mixing", "tools.tts_online", "tools.image_tools", "tools.convert",
-    "tools.metadata", "tools.decompose", "tools.patching", "tools.websearch", "tools.asr", "tools.piper_tts",
-)
+TOOL_MODULES = tuple(f"tools.pure.{name}" for name in (
+    "speech", "audio", "mixing", "tts_online", "image_tools", "convert", "metadata", "decompose", "patching",
+    "websearch", "asr", "piper_tts",
+))
 
 
 class ToolError(ValueError):

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from state.models import Provenance
-from tools.patching import (
+from tools.pure.patching import (
     DottedPath,
     JsonName,
     Key,

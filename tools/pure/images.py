@@ -1,6 +1,6 @@
 """Image operations with OpenCV: header-checked loading, atomic saving, seeded perturbations that keep
 the content recognisable, geometry (resize, aspect, crop, pad, rotate), occlusion, region marking and
-grids, each a pure function on BGR uint8 arrays (tools.image_tools registers them as tools).
+grids, each a pure function on BGR uint8 arrays (tools.pure.image_tools registers them as tools).
 
 Colours are "#RRGGBB" strings everywhere; boxes are `Box` (left, top, width, height) in pixels.
 """

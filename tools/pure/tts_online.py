@@ -16,11 +16,11 @@ import requests
 from gtts import gTTS, gTTSError
 from pydantic import BaseModel, Field
 
-from tools.audio_io import decode_audio, save_output
-from tools.deadline import with_deadline
 from tools.files import write_atomic
+from tools.pure.audio_io import decode_audio, save_output
+from tools.pure.deadline import with_deadline
+from tools.pure.speech import DEFAULT_RATE, MAX_TEXT_CHARS, SpeechError, installed_voices, synthesize
 from tools.registry import ToolError, Workspace, output_name, tool
-from tools.speech import DEFAULT_RATE, MAX_TEXT_CHARS, SpeechError, installed_voices, synthesize
 
 CONNECT_TIMEOUT_S = 3.0  # a reachable Google accepts a connection well within this from anywhere
 SAMPLE_RATE = 24000  # gTTS's MP3s are 24 kHz mono; the fallback matches

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.audio_io import AudioOutput, conform, load_input, save_output
-from tools.images import SAVE_QUALITY, load_image, save_image
+from tools.pure.audio_io import AudioOutput, conform, load_input, save_output
+from tools.pure.images import SAVE_QUALITY, load_image, save_image
 from tools.registry import InputPath, ToolError, Workspace, output_name, tool
 
 WEBP_LOSSLESS = 101  # OpenCV's WebP encoder switches to lossless above quality 100

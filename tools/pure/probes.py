@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from tools.audio_io import decode_audio
-from tools.images import open_image, to_bgr
+from tools.pure.audio_io import decode_audio
+from tools.pure.images import open_image, to_bgr
 
 CLIP_LEVEL = 0.999
 SILENCE_DB = -120.0  # rms_db floor, reported for digital silence

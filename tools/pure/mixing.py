@@ -1,8 +1,8 @@
 """Mixing tools on pydub: concatenate, overlay, place sources on a stereo stage, change gain, resample,
 convert channels.
 
-Files are decoded and written by tools.audio (size and duration caps, ffmpeg under a timeout, no
-playlists), not by pydub's own unguarded ffmpeg call. Sample rates are matched with tools.audio's
+Files are decoded and written by tools.pure.audio (size and duration caps, ffmpeg under a timeout, no
+playlists), not by pydub's own unguarded ffmpeg call. Sample rates are matched with tools.pure.audio's
 band-limited resampler, because pydub's set_frame_rate (audioop.ratecv) aliases.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 from pydub import AudioSegment
 
-from tools.audio_io import MAX_TOOL_AUDIO_S, AudioOutput, conform, load_input, save_output
+from tools.pure.audio_io import MAX_TOOL_AUDIO_S, AudioOutput, conform, load_input, save_output
 from tools.registry import InputPath, ToolError, Workspace, tool
 
 MAX_SOURCES = 32

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from tools.audio_io import read_wav, write_wav
-from tools.image_tools import ImageName, read_image, write_image
-from tools.images import Box
-from tools.patching import JsonName, suffixed, write_record
+from tools.pure.audio_io import read_wav, write_wav
+from tools.pure.image_tools import ImageName, read_image, write_image
+from tools.pure.images import Box
+from tools.pure.patching import JsonName, suffixed, write_record
 from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
 from tools.safety import UnsafeInputError
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from state.models import DatasetCard, Modality, Row, Step, TransformPlan
-from tools.transforms import NLI_LABELS, nli_label
+from tools.plans.steps import NLI_LABELS, nli_label
+from tools.pool import Pool
 
 
 @dataclass(frozen=True)
@@ -192,3 +193,9 @@ RECIPES: dict[str, Recipe] = {
         ),
     ]
 }
+
+
+def usable_rows(pool: Pool, dataset: str, recipe_id: str) -> list[str]:
+    """Sample ids of the dataset's rows the recipe can use."""
+    recipe = RECIPES[recipe_id]
+    return [row.sample_id for row in pool.rows(dataset) if recipe.usable(row)]

@@ -1,5 +1,5 @@
 """The image tools: each reads one confined, header-checked image and writes one into the run's
-media folder, around the pure operations of tools.images."""
+media folder, around the pure operations of tools.pure.images."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from tools.images import (
+from tools.pure.images import (
     IMAGE_SUFFIXES,
     PERTURBATIONS,
     Box,
@@ -29,7 +29,7 @@ from tools.images import (
     save_image,
     scale_to_fit,
 )
-from tools.patching import suffixed
+from tools.pure.patching import suffixed
 from tools.registry import InputPath, OutputName, ToolError, Workspace, tool
 from tools.safety import UnsafeInputError
 

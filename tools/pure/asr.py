@@ -18,9 +18,9 @@ import jiwer
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.audio_io import read_wav
+from tools.pure.audio_io import read_wav
+from tools.pure.speech import MAX_TEXT_CHARS, resample
 from tools.registry import InputPath, ToolError, Workspace, tool
-from tools.speech import MAX_TEXT_CHARS, resample
 
 ASR_RATE = 16000  # the rate the bundled acoustic model was trained on
 MAX_SECONDS = 120.0  # one utterance for pocketsphinx; longer files are refused, not silently cut

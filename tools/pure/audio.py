@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from tools.audio_io import MAX_TOOL_AUDIO_S, WavOutput, load_input, read_wav, resample, save_output
+from tools.pure.audio_io import MAX_TOOL_AUDIO_S, WavOutput, load_input, read_wav, resample, save_output
 from tools.registry import InputPath, ToolError, Workspace, tool
 
 NoiseKind = Literal["white", "pink", "babble", "file"]
@@ -192,7 +192,7 @@ def _looped(source: np.ndarray, n: int, offset: int) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _default_babble(sample_rate: int) -> np.ndarray:
     """Several espeak-ng sentences, one per voice, back to back (cached per sample rate)."""
-    from tools.speech import VOICES, synthesize  # here, not at the top: tools.speech imports this module
+    from tools.pure.speech import VOICES, synthesize  # here, not at the top: tools.pure.speech imports this module
 
     talkers = [
         synthesize(text, v.spec, v.rate, v.pitch, sample_rate)
