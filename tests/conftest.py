@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from openai_stub import openai_stub  # noqa: F401 - the scripted OpenAI server, a fixture for every module
 
 REPO = Path(__file__).resolve().parents[1]
 
