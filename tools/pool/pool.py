@@ -114,7 +114,30 @@ class Pool:
         """Absolute path of a Row.media entry, re-confined since callers may pass any string."""
         return confine(self.root, rel)
 
-    def search(self, query: str, modality: str | None = None, k: int = 10) -> list[tuple[DatasetCard, float]]:
+    @property
+    def search_index(self) -> CardIndex:
+        """Built on first use; card vectors are cached in memory and beside the card cache."""
         if self._index is None:
-            self._index = CardIndex(self.cards())
-        return self._index.search(query, modality, k)
+            self._index = CardIndex(self.cards(), cache_dir=self._cache.directory)
+        return self._index
+
+    def search(
+        self, query: str, modality: str | None = None, k: int = 10, mode: str | None = None
+    ) -> list[tuple[DatasetCard, float]]:
+        """Best cards for a query, best first, as (card, score). mode "hybrid" (the default, or
+        BENCHAGENT_SEARCH) fuses BM25 and embedding cosine into a score in [0, 1]; "bm25" gives raw
+        BM25. Without a usable model hybrid runs as BM25 and `search_fallback` says why."""
+        return self.search_index.search(query, modality, k, mode)  # type: ignore[arg-type]
+
+    def search_hits(self, query: str, modality: str | None = None, k: int = 10, mode: str | None = None):
+        """Like search, with each hit's BM25 and raw cosine (tools.pool.search.Hit)."""
+        return self.search_index.hits(query, modality, k, mode)  # type: ignore[arg-type]
+
+    def similarity(self, query: str, dataset_id: str) -> float | None:
+        """Raw cosine of query and a card's passage; None when no embedding model is usable."""
+        return self.search_index.similarity(query, self.card(dataset_id))
+
+    @property
+    def search_fallback(self) -> str | None:
+        """Why hybrid searches here run as BM25 (model missing, other version, sha256 mismatch), else None."""
+        return self._index.fallback if self._index else None
