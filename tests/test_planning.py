@@ -73,7 +73,8 @@ def test_diagnose_names_over_capacity_quotas_and_adjust_rebalances() -> None:
     gs = [_g("a", "x", 4), _g("b", "y", 40), _g("c", "z", 40)]
     alloc = propose(30, ["a", "b", "c"], gs)
     problems = diagnose(alloc, gs)
-    assert problems == [f"a@x asks 10 items but can yield about {limit(gs[0])}"]
+    assert problems == [f"a@x asks 10 items but can yield about {limit(gs[0])}",
+                        "subtask a can yield 3 items, its share needs 10 (short by 7)"]
     fixed = adjust(alloc, gs)
     assert diagnose(fixed, gs) == []
     assert {q.grounding: q.target for q in fixed.quotas} == {"a@x": 3, "b@y": 14, "c@z": 13}
