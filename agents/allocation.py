@@ -34,7 +34,7 @@ class OfflineAllocator:
 
 
 def _allocator(ctx: Context, get_llm: LLMFactory | None) -> Allocator:
-    return choose(ctx, OfflineAllocator, None, get_llm, "allocation")
+    return choose(ctx, OfflineAllocator, None, get_llm)
 
 
 def spec_of(state: BuildState, ctx: Context, requirement: str) -> BenchmarkSpec:
@@ -55,7 +55,7 @@ def make_allocate_node(get_llm: LLMFactory | None = None):
 
 def make_diagnose_node(get_llm: LLMFactory | None = None):
     def diagnose(state: BuildState, runtime: Runtime[Context]) -> Command[
-        Literal["orchestrator", "adjust", "design", "assemble"]
+        Literal["review", "adjust", "design", "assemble"]
     ]:
         ctx = runtime.context or Context()
         alloc, groundings = state["allocation"], state["groundings"]
@@ -68,26 +68,45 @@ def make_diagnose_node(get_llm: LLMFactory | None = None):
                 q.grounding: QuotaProgress(accepted=done.get(q.grounding, 0), drawn=0, rejected=0, exhausted=False)
                 for q in alloc.quotas
             }
-            return Command(goto="orchestrator", update={
+            return Command(goto="review", update={
                 "progress": progress, "diagnosis": [], "events": ["diagnose: feasible"],
             })
         rounds = state.get("adjust_rounds", 0)
-        available = solver.capacity(groundings)
-        if rounds < ctx.max_adjust_rounds and available >= alloc.total:
+        # the numbers come from the solver, whoever proposed; a subtask without groundings counts too
+        found = solver.examine(alloc, groundings, [s.id for s in state.get("subtasks", [])])
+        if rounds < ctx.max_adjust_rounds and found.repairable:
             return Command(goto="adjust", update={"diagnosis": problems,
                                                   "events": [f"diagnose: infeasible, adjusting: {problems}"]})
-        shortfall = max(alloc.total - available, 1)
-        why = (f"the grounded datasets can yield about {available} items, {alloc.total} were asked; "
-               f"ask for --size {available} or fewer, or add datasets"
-               if available < alloc.total else f"still infeasible after {rounds} adjustments: {problems}")
-        update = {"diagnosis": problems, "shortfall": shortfall, "rejected_subtasks": {},
-                  "design_feedback": [why], "events": [f"diagnose: nothing admissible, back to design: {why}"]}
+        available = solver.capacity(groundings)
+        why = _why_upstream(found, available, rounds, problems)
+        # Design gets more subtasks for a data shortfall and swaps a subtask that cannot yield its
+        # minimum; a balance problem left unrepaired (no rounds left) counts as a shortfall, as before
+        shortfall = found.missing if not found.repairable else 1
+        rejected = {s: f"subtask {s} can yield {found.yields[s]} items, fewer than the "
+                       f"{solver.MIN_PER_SUBTASK} every subtask needs" for s in found.starved}
+        update = {"diagnosis": problems, "shortfall": shortfall, "rejected_subtasks": rejected,
+                  "design_feedback": [why, *found.binding],
+                  "events": [f"diagnose: nothing admissible, back to design: {why}"]}
         if state.get("design_rounds", 0) >= ctx.max_design_rounds:
             message = f"allocation failed: {why}"
             return Command(goto="assemble", update={**update, "status": "refused", "message": message})
         return Command(goto="design", update=update)
 
     return diagnose
+
+
+def _why_upstream(found: solver.Diagnosis, available: int, rounds: int, problems: list[str]) -> str:
+    """Why the design goes back, with what the user can do about it."""
+    if found.missing:
+        return (f"the grounded datasets can yield about {available} items, {found.total} were asked; "
+                f"ask for --size {available} or fewer, or add datasets")
+    if found.total < found.min_size:
+        return (f"every subtask needs at least {solver.MIN_PER_SUBTASK} item(s), {found.total} were asked; "
+                f"ask for --size {found.min_size} or more, or for fewer subtasks")
+    if found.starved:
+        return "; ".join(f"subtask {s} can yield {found.yields[s]} items, it needs at least "
+                         f"{solver.MIN_PER_SUBTASK}" for s in found.starved)
+    return f"still infeasible after {rounds} adjustments: {problems}"
 
 
 def make_adjust_node(get_llm: LLMFactory | None = None):

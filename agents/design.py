@@ -8,13 +8,17 @@ from typing import Literal, Protocol
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from pydantic import BaseModel, Field
 
-from agents.llm import LLMFactory, choose
-from agents.resources import store_for
+from agents.llm import LLMFactory, choose, stop_for
+from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Modality, Subtask
+from tools.llm import LLMClient, LLMError
+from tools.plans.catalogue import card_digest, recipe_catalogue
 from tools.plans.recipes import RECIPES, Recipe
+from tools.run_store import safe_name
 from tools.text import content_words
 
 MODALITY_CUES: dict[Modality, tuple[str, ...]] = {
@@ -133,30 +137,166 @@ def _switch(sub: Subtask, recipe_id: str) -> Subtask:
     })
 
 
+DESIGN_SYSTEM = """You are the Design agent of a benchmark builder. You turn a user's requirement into \
+subtasks: each subtask is one independent, testable evaluation dimension (a skill), named for what it \
+tests, not for how it is built. Two subtasks may use the same recipe on different data. Every subtask is \
+realised by one recipe from the catalogue; a skill no recipe can realise is listed as not covered, with \
+why. Every part of the requirement ends up either in a subtask's clause or in not_covered. Answer with \
+JSON only."""
+
+PROPOSE_PROMPT = """Requirement:
+{requirement}
+
+Recipes that can realise a subtask (id [modality]: what it does, what it needs):
+{catalogue}
+
+Datasets in the pool:
+{cards}
+
+Brainstorm candidate subtasks that differ in granularity, coverage and emphasis, then keep the set \
+that best covers the requirement with the data above. For each subtask give: name (the skill), \
+description (what an item asks and why it tests the skill), clause (the words of the requirement it \
+answers), recipe (a catalogue id) and keywords (3-8 words to search dataset cards with)."""
+
+REFINE_PROMPT = """Requirement:
+{requirement}
+
+Recipes:
+{catalogue}
+
+Datasets in the pool:
+{cards}
+
+Current subtasks:
+{subtasks}
+{feedback}
+Revise the set: refine a subtask's wording or scope while keeping its intent, switch it to another \
+recipe when the feedback says its recipe or data cannot serve it, and discard subtasks whose \
+contribution is marginal or unclear (list them in not_covered with why). Return the whole revised set."""
+
+
+class ProposedSubtask(BaseModel):
+    name: str = Field(description="The skill tested, e.g. 'Reading analogue clocks'.")
+    description: str = Field(description="What an item asks and why it tests the skill.")
+    clause: str = Field(description="The words of the requirement this subtask answers.")
+    recipe: str = Field(description="Id of the catalogue recipe that realises the subtask.")
+    keywords: list[str] = Field(description="3-8 words to search dataset cards with.")
+
+
+class NotCovered(BaseModel):
+    clause: str
+    why: str
+
+
+class DesignProposal(BaseModel):
+    subtasks: list[ProposedSubtask]
+    not_covered: list[NotCovered] = Field(default_factory=list)
+
+
+class LLMDesigner:
+    """Proposer, Reviser and Discard as LLM calls over the requirement, the recipe catalogue and the
+    pool's cards; refines until the set is stable, and takes grounding's reasons into its revisions."""
+
+    MAX_REFINE = 2
+
+    def __init__(self, client: LLMClient, requirement: str, cards: str, feedback: list[str]) -> None:
+        self.client, self.requirement, self.cards, self.feedback = client, requirement, cards, feedback
+        self.not_covered: list[NotCovered] = []
+
+    def _ask(self, decision: str, prompt: str) -> list[Subtask]:
+        answer = self.client.structured("planner", decision, [("system", DESIGN_SYSTEM), ("user", prompt)],
+                                        DesignProposal)
+        self.not_covered = answer.not_covered
+        subtasks, ids = [], set()
+        for proposed in answer.subtasks:
+            recipe = RECIPES.get(proposed.recipe)
+            if recipe is None:
+                self.not_covered.append(NotCovered(clause=proposed.clause,
+                                                   why=f"proposed recipe {proposed.recipe!r} does not exist"))
+                continue
+            sid = _unique(safe_name(proposed.name.lower(), 40), ids)
+            subtasks.append(Subtask(id=sid, name=proposed.name, description=proposed.description, recipe=recipe.id,
+                                    modality=recipe.modality, keywords=[k for k in proposed.keywords if k][:8],
+                                    clause=proposed.clause,
+                                    settings=_settings(self.requirement) if recipe.modality == "audio" else {}))
+        return subtasks
+
+    def _refine(self, subtasks: list[Subtask], decision: str, reasons: list[str]) -> list[Subtask]:
+        listed = "\n".join(f"- {s.id}: {s.name} ({s.recipe}): {s.description} [clause: {s.clause}]" for s in subtasks)
+        feedback = ("\nWhy the last design was sent back:\n" + "\n".join(f"- {r}" for r in reasons) + "\n"
+                    if reasons else "")
+        return self._ask(decision, REFINE_PROMPT.format(requirement=self.requirement, catalogue=recipe_catalogue(),
+                                                        cards=self.cards, subtasks=listed, feedback=feedback))
+
+    def propose(self, requirement: str) -> list[Subtask]:
+        subtasks = self._ask("design.propose", PROPOSE_PROMPT.format(
+            requirement=requirement, catalogue=recipe_catalogue(), cards=self.cards))
+        for _ in range(self.MAX_REFINE):
+            revised = self._refine(subtasks, "design.refine", [])
+            if _shape(revised) == _shape(subtasks):
+                break
+            subtasks = revised
+        return subtasks
+
+    def revise(self, subtasks: list[Subtask], rejected: dict[str, str], shortfall: int) -> list[Subtask]:
+        return self._refine(subtasks, "design.revise", list(dict.fromkeys(self.feedback)))
+
+
+def _shape(subtasks: list[Subtask]) -> list[tuple[str, str]]:
+    return [(s.id, s.recipe) for s in subtasks]
+
+
+def _unique(slug: str, taken: set[str]) -> str:
+    sid, n = slug or "subtask", 2
+    while sid in taken:
+        sid, n = f"{slug}-{n}", n + 1
+    taken.add(sid)
+    return sid
+
+
 def _recipe_list() -> str:
     return "; ".join(f"{r.id} ({r.title})" for r in RECIPES.values())
+
+
+def _designed(designer: Designer, state: BuildState, requirement: str) -> tuple[list[Subtask], str]:
+    """The first proposal, or the revision of the last design after it was sent back."""
+    if "subtasks" not in state:
+        subtasks = designer.propose(requirement)
+        return subtasks, f"design: proposed {[s.id for s in subtasks]}"
+    rejected, shortfall = state.get("rejected_subtasks", {}), state.get("shortfall", 0)
+    subtasks = designer.revise(state["subtasks"], rejected, shortfall)
+    return subtasks, f"design: round {state.get('design_rounds', 0) + 1} revised to {[s.id for s in subtasks]} " \
+                     f"after {rejected or shortfall}"
 
 
 def make_design_node(get_llm: LLMFactory | None = None):
     def design(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["grounding", "assemble"]]:
         ctx = runtime.context or Context()
-        designer: Designer = choose(ctx, OfflineDesigner, None, get_llm, "design")
         rounds = state.get("design_rounds", 0) + 1
         requirement = store_for(state["run_dir"]).requirement
-        if "subtasks" not in state:
-            subtasks = designer.propose(requirement)
-            if ctx.snr_db is not None:  # an explicit SNR in the context beats the requirement's words
-                for sub in subtasks:
-                    if sub.modality == "audio":
-                        sub.settings = {"noise": sub.settings.get("noise", "pink"), "snr_db": ctx.snr_db}
-            event = f"design: proposed {[s.id for s in subtasks]}"
-        else:
-            rejected = state.get("rejected_subtasks", {})
-            shortfall = state.get("shortfall", 0)
-            subtasks = designer.revise(state["subtasks"], rejected, shortfall)
-            event = f"design: round {rounds} revised to {[s.id for s in subtasks]} after {rejected or shortfall}"
-        update = {"subtasks": subtasks, "design_rounds": rounds, "events": [event]}
-        if "subtasks" in state and subtasks and [s.recipe for s in subtasks] == [s.recipe for s in state["subtasks"]]:
+        designer: Designer = choose(
+            ctx, OfflineDesigner,
+            lambda client: LLMDesigner(client, requirement, "\n".join(card_digest(c) for c in pool_for(ctx).cards()),
+                                       state.get("design_feedback", [])),
+            get_llm, state["run_dir"])
+        events: list[str] = []
+        try:
+            subtasks, event = _designed(designer, state, requirement)
+        except LLMError as exc:
+            stop = stop_for(exc)
+            if stop:
+                return Command(goto="assemble", update={**stop, "events": [f"design: {exc}"]})
+            events.append(f"design: the LLM designer failed ({exc.kind}: {exc}); the offline designer decides")
+            designer = OfflineDesigner()
+            subtasks, event = _designed(designer, state, requirement)
+        if ctx.snr_db is not None:  # an explicit SNR in the context beats the requirement's words
+            for sub in subtasks:
+                if sub.modality == "audio":
+                    sub.settings = {"noise": sub.settings.get("noise", "pink"), "snr_db": ctx.snr_db}
+        update = {"subtasks": subtasks, "design_rounds": rounds, "events": [*events, event]}
+        if isinstance(designer, LLMDesigner):
+            update["not_covered"] = {n.clause: n.why for n in designer.not_covered}
+        if "subtasks" in state and subtasks and _shape(subtasks) == _shape(state["subtasks"]):
             reasons = "; ".join(dict.fromkeys(state.get("design_feedback", [])))
             return Command(goto="assemble", update={**update, "status": "refused", "message":
                            f"the design has no alternative left to try: {reasons}"})

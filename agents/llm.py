@@ -1,47 +1,90 @@
-"""Where deciders are chosen: the offline policy, or an LLM policy for a named chat model.
+"""Where deciders are chosen: the offline policy, or an LLM policy for the models the context names.
 
-Chat models are built lazily here and nowhere else, so importing the graph never needs an API key;
-the key is read from the environment by langchain-openai and never enters state or context.
+The LLM client is built lazily here and nowhere else, one per run directory and model setting, so
+importing the graph never needs an API key; keys stay in the environment (tools/llm reads them) and
+never enter state or context.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
 
-from langchain_core.language_models import BaseChatModel
-
 from state.context import OFFLINE, Context
+from tools.llm import (
+    ROLES,
+    BudgetExceeded,
+    LLMClient,
+    LLMError,
+    LLMRejected,
+    LLMUnavailable,
+    local,
+    models_for,
+    parse_model,
+)
 
-LLMFactory = Callable[[str], BaseChatModel]
+# Builds the run's client from its context and run directory; tests and embedders may pass their own.
+LLMFactory = Callable[[Context, str], LLMClient]
 D = TypeVar("D")
 
 
 class DeciderUnavailable(RuntimeError):
-    """The context asks for a decider this build does not have."""
+    """The context asks for models that cannot be used; the message says why."""
+
+
+def check_models(ctx: Context) -> None:
+    """Refuse a model setting before a run starts, in plain words."""
+    unknown = sorted(set(ctx.llm_roles) - set(ROLES))
+    if unknown:
+        raise DeciderUnavailable(f"unknown roles {unknown}; the roles are {', '.join(ROLES)}")
+    try:
+        for spec in map(parse_model, [*ctx.llm_roles.values(), *([] if ctx.llm == OFFLINE else [ctx.llm])]):
+            if spec.local:
+                local.model_file(spec.name)
+    except (ValueError, LLMRejected) as exc:
+        raise DeciderUnavailable(str(exc)) from None
 
 
 @lru_cache(maxsize=8)
-def default_chat_model(model: str) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(model=model, temperature=0, timeout=120, max_retries=2)
-
-
-def require_deciders(model: str) -> None:
-    """Refuse a model before a run starts: no decision point has an LLM decider yet."""
-    if model != OFFLINE:
-        raise DeciderUnavailable(f"no LLM deciders yet for --llm {model}; run with --llm offline (the default)")
+def _client(run_dir: str, llm: str, roles: tuple[tuple[str, str], ...], max_cost: float | None,
+            concurrency: int) -> LLMClient:
+    return LLMClient(models_for(llm, dict(roles)), Path(run_dir) if run_dir else None, max_cost=max_cost,
+                     concurrency=concurrency)
 
 
-def choose(ctx: Context, offline: Callable[[], D], llm: Callable[[BaseChatModel], D] | None,
-           get_llm: LLMFactory | None, decision: str) -> D:
-    """The decider for one decision point: offline unless the context names a model."""
-    if ctx.llm == OFFLINE:
+def run_client(ctx: Context, run_dir: str) -> LLMClient:
+    """The run's LLM client, shared by every node of this process (its cache and ledger live in the run)."""
+    return _client(run_dir, ctx.llm, tuple(sorted(ctx.llm_roles.items())), ctx.max_cost, ctx.llm_concurrency)
+
+
+def choose(ctx: Context, offline: Callable[[], D], llm: Callable[[LLMClient], D] | None,
+           get_llm: LLMFactory | None, run_dir: str = "") -> D:
+    """The decider for one decision point: the LLM one when the context names a model and the
+    decision has one (the orchestrator, verifier and allocation have none yet); the offline policy
+    otherwise. The decider tags each call with its decision for the ledger."""
+    if ctx.llm == OFFLINE or llm is None:
         return offline()
-    if llm is None:
-        raise DeciderUnavailable(
-            f"no LLM decider for '{decision}' yet; run with --llm offline (the default)"
-        )
-    return llm((get_llm or default_chat_model)(ctx.llm))
+    return llm((get_llm or run_client)(ctx, run_dir))
+
+
+def stop_for(exc: LLMError) -> dict | None:
+    """How the build ends when an LLM call fails for good: a refused call or key is bad input (the
+    user must change the setting), a spent budget ends the build cleanly with what it has, and an
+    endpoint that stays down stops the run where it is (raised: resume once it is back); None for
+    unusable output, which a decision survives by falling back to the offline policy."""
+    if isinstance(exc, LLMUnavailable):
+        raise exc
+    if isinstance(exc, LLMRejected):
+        return {"status": "refused", "message": str(exc)}
+    if isinstance(exc, BudgetExceeded):
+        return {"status": "short", "message": f"stopped at the budget: {exc}"}
+    return None
+
+
+def raise_stops(results: list) -> None:
+    """map_structured returns failures in place; the ones that end a build are raised."""
+    for result in results:
+        if isinstance(result, LLMRejected | BudgetExceeded | LLMUnavailable):
+            raise result

@@ -96,7 +96,7 @@ def make_orchestrator_node(get_llm: LLMFactory | None = None):
                 continue
             sample_id = cands[prog["drawn"]]
             prog["drawn"] += 1
-            decider: Orchestrator = choose(ctx, OfflineOrchestrator, None, get_llm, "orchestrator")
+            decider: Orchestrator = choose(ctx, OfflineOrchestrator, None, get_llm)
             overrides = decider.specialise(g, pool.row(g.plan.dataset, sample_id), ctx.seed)
             work = Work(grounding=g.key, sample_id=sample_id, repairs=0, overrides=overrides)
             update = {"progress": progress, "work": work, "events": events}

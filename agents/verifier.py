@@ -208,7 +208,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
         verdict = state.get("verdict")
         if item is not None:
             pool = pool_for(ctx)
-            decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm, "verifier")
+            decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm)
             verdict = decider.verify(item, pool.row(item.source.dataset, item.source.sample_id), store, pool)
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]

@@ -1,10 +1,10 @@
 """Wiring: the agent nodes, the three bounded loops as conditional edges, and compilation.
 
-    prepare -> design -> grounding -> allocate -> diagnose -> orchestrator -> executor -> verifier
-                 ^           |                     |  ^  |        ^   |                    |  |
-                 +-----------+ rejected            |  adjust      |   +--> assemble        |  |
-                 +---------------------------------+ no capacity  +------------------------+  |
-                                                       (replenish)     executor <-- repair ---+
+    prepare -> design -> grounding -> allocate -> diagnose -> review -> orchestrator -> executor -> verifier
+                 ^           |                     |  ^  |       |  (human,     ^   |                  |  |
+                 +-----------+ rejected            |  adjust     |   optional)  |   +--> assemble      |  |
+                 +---------------------------------+ no capacity |              +----------------------+  |
+                 +------------------------------------------------+ rejected     (replenish)  executor <- repair
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from agents.grounding import make_grounding_node
 from agents.llm import LLMFactory
 from agents.orchestrator import make_orchestrator_node
 from agents.resources import store_for
+from agents.review import review
 from agents.verifier import make_verifier_node
 from graph.lifecycle import assemble, make_prepare_node
 from state.context import Context
@@ -61,6 +62,7 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None = None, get_llm: LLM
         "allocate": make_allocate_node(get_llm),
         "diagnose": make_diagnose_node(get_llm),
         "adjust": make_adjust_node(get_llm),
+        "review": review,
         "orchestrator": make_orchestrator_node(get_llm),
         "executor": executor,
         "verifier": make_verifier_node(get_llm),

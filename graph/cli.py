@@ -14,22 +14,25 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from langgraph.types import Command
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agents.llm import DeciderUnavailable, require_deciders
+from agents.llm import DeciderUnavailable, check_models
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir, finish
 from graph.run_dirs import CHECKPOINTS, RunDirError, RunLocked, check_run_dir, hold_run
 from state.context import OFFLINE, Context
 from state.graph_state import MAX_REQUIREMENT_CHARS
+from tools.llm import ROLES, LLMError, models_for
 from tools.pool import DEMO_POOL, Pool, PoolError
 from tools.run_store import ITEMS, RUN, SUMMARY, RunStore
 
 THREAD = {"configurable": {"thread_id": "build"}}
+REVIEW = "review.json"
 EXIT = {"done": 0, "short": 3, "refused": 2}
 
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay whole, to copy and paste
@@ -58,12 +61,25 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--size", type=_positive, default=24, help="number of items (default 24)")
     build.add_argument("--out", default="", help="run directory (default runs/<name>-<time>)")
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--llm", default=OFFLINE, help="'offline' (default) or a chat model name")
+    build.add_argument("--llm", default=OFFLINE, help="'offline' (default), or the model for every role: NAME "
+                       "(OPENAI_BASE_URL's endpoint), NAME=BASE_URL, local:PATH.gguf or local:smollm2")
+    for role in ROLES:
+        build.add_argument(f"--llm-{role}", default=None, metavar="MODEL", help=f"the {role}'s model, overriding --llm")
+    build.add_argument("--max-cost", type=float, default=None, metavar="USD",
+                       help="stop cleanly once LLM calls cost this much (price table: tools/llm/prices.py)")
+    build.add_argument("--llm-concurrency", type=int, default=4, metavar="N", help="LLM calls in flight per endpoint")
+    build.add_argument("--review", action="store_true",
+                       help="pause after planning for you to approve, edit or reject the spec (then: resume)")
     build.add_argument("--snr", type=float, default=None, help="background noise SNR in dB for spoken items")
     build.add_argument("--no-speech-check", dest="speech_check", action="store_false",
                        help="skip the offline speech-recognition round trip on spoken items (faster)")
-    resume = sub.add_parser("resume", help="continue a build that stopped or was killed")
+    resume = sub.add_parser("resume", help="continue a build that stopped, was killed or awaits review")
     resume.add_argument("run_dir")
+    answer = resume.add_mutually_exclusive_group()
+    answer.add_argument("--approve", action="store_true", help="approve the plan awaiting review")
+    answer.add_argument("--edit", metavar="FILE", help="answer the review with an edited plan: a JSON file like "
+                        "DIR/review.json with subtasks and quotas changed")
+    answer.add_argument("--reject", metavar="COMMENT", help="send the plan back to Design with this comment")
     pool = sub.add_parser("pool", help="pool tools")
     pool_sub = pool.add_subparsers(dest="pool_command", required=True)
     inspect = pool_sub.add_parser("inspect", help="list a pool's datasets and their cards")
@@ -82,18 +98,21 @@ def _context(**fields: Any) -> Context:
 
 def _option_error(error: dict[str, Any]) -> str:
     field = str(error["loc"][0]) if error["loc"] else "context"
-    option = {"snr_db": "--snr", "size": "--size", "seed": "--seed", "llm": "--llm"}.get(field, field)
+    option = {"snr_db": "--snr", "size": "--size", "seed": "--seed", "llm": "--llm", "max_cost": "--max-cost",
+              "llm_concurrency": "--llm-concurrency"}.get(field, f"--{field.replace('_', '-')}")
     return f"{option} {error.get('input')!r}: {error['msg'].lower()}"
 
 
-def _check_llm(model: str) -> None:
-    """Before anything is written: a decider that cannot run would leave a run that cannot resume."""
-    if model == OFFLINE:
+def _check_llm(ctx: Context) -> None:
+    """Before anything is written: models that cannot run would leave a run that cannot resume."""
+    check_models(ctx)
+    if ctx.llm == OFFLINE:
         return
-    if not os.environ.get("OPENAI_API_KEY"):
-        raise UsageError(f"--llm {model} needs OPENAI_API_KEY (and OPENAI_BASE_URL for a local server) in "
-                         "the environment; or use --llm offline")
-    require_deciders(model)
+    hosted = [s.name for s in models_for(ctx.llm, ctx.llm_roles).values()
+              if not s.name.startswith("local:") and not s.base_url]
+    if hosted and not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
+        raise UsageError(f"--llm {hosted[0]} needs OPENAI_API_KEY in the environment (or OPENAI_BASE_URL, or "
+                         "NAME=BASE_URL, for a local server); or use --llm offline")
 
 
 def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str, Any]:
@@ -111,10 +130,12 @@ def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str
                     for event in (update or {}).get("events", []) if isinstance(update, dict) else []:
                         progress.console.print(f"[dim]{event}[/dim]")
         progress.update(task, description="finished")
-    return graph.get_state(THREAD).values
+    snapshot = graph.get_state(THREAD)
+    waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
+    return {**snapshot.values, "review": waiting[0]} if waiting else snapshot.values
 
 
-def _run(run_dir: Path, payload: dict | None, ctx: Context, already: int = 0) -> int:
+def _run(run_dir: Path, payload: dict | Command | None, ctx: Context, already: int = 0) -> int:
     resume_hint = f"accepted items are kept; continue with: benchagent resume {run_dir}"
     try:
         with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
@@ -126,6 +147,9 @@ def _run(run_dir: Path, payload: dict | None, ctx: Context, already: int = 0) ->
     except DeciderUnavailable as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    except LLMError as exc:  # the endpoint stayed down: the run stops where it is
+        console.print(f"[red]error:[/red] {exc}; {resume_hint}")
+        return 1
     except (OSError, sqlite3.OperationalError) as exc:
         console.print(f"[red]error:[/red] {_os_problem(exc, run_dir)}; {resume_hint}")
         return 1
@@ -152,6 +176,8 @@ def _os_problem(exc: OSError | sqlite3.OperationalError, run_dir: Path) -> str:
 
 
 def _report(state: dict[str, Any], run_dir: Path) -> int:
+    if "review" in state:
+        return _ask_review(state["review"], run_dir)
     status = state.get("status", "refused")
     summary = state.get("summary") or {}
     if summary.get("per_subtask"):
@@ -164,6 +190,42 @@ def _report(state: dict[str, Any], run_dir: Path) -> int:
     colour = {"done": "green", "short": "yellow"}.get(status, "red")
     console.print(f"[{colour}]{status}[/{colour}]: {state.get('message', '')}")
     return EXIT.get(status, 1)
+
+
+def _ask_review(request: dict[str, Any], run_dir: Path) -> int:
+    """The plan waits for a person: show it, save it for editing, say how to answer."""
+    (run_dir / REVIEW).write_text(json.dumps({"subtasks": request["subtasks"], "quotas": request["quotas"]},
+                                             indent=2) + "\n", encoding="utf-8")
+    table = Table(title=f"Plan awaiting review in {run_dir}")
+    for col in ("grounding", "items"):
+        table.add_column(col)
+    for grounding, items in request["quotas"].items():
+        table.add_row(grounding, str(items))
+    console.print(table)
+    for sub in request["subtasks"]:
+        console.print(f"- {sub['id']}: {sub['name']} ({sub['recipe']}): {sub['description']}")
+    console.print(f"review: approve with: benchagent resume {run_dir} --approve; edit {run_dir / REVIEW} and run: "
+                  f"benchagent resume {run_dir} --edit {run_dir / REVIEW}; or send it back: "
+                  f"benchagent resume {run_dir} --reject \"why\"")
+    return 0
+
+
+def _review_answer(args: argparse.Namespace) -> Command | None:
+    if args.approve:
+        return Command(resume={"action": "approve"})
+    if args.reject is not None:
+        return Command(resume={"action": "reject", "comment": args.reject})
+    if args.edit is None:
+        return None
+    try:
+        edit = json.loads(Path(args.edit).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--edit {args.edit}: cannot read it as JSON ({exc}); start from the run's {REVIEW}") from None
+    if not isinstance(edit, dict):
+        raise UsageError(f"--edit {args.edit} must hold an object with subtasks and quotas, like {REVIEW}")
+    subtasks = [{k: v for k, v in s.items() if k in ("id", "name", "description")}
+                for s in edit.get("subtasks", []) if isinstance(s, dict)]
+    return Command(resume={"action": "edit", "subtasks": subtasks, "quotas": edit.get("quotas")})
 
 
 def _make_dir(run_dir: Path) -> None:
@@ -183,9 +245,11 @@ def build(args: argparse.Namespace) -> int:
                          f"{MAX_REQUIREMENT_CHARS:,}; state what to test in a paragraph")
     pool = Path(args.pool).expanduser().resolve() if args.pool else DEMO_POOL
     run_dir = Path(args.out or default_run_dir(requirement)).expanduser().resolve()
-    ctx = _context(llm=args.llm, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
+    roles = {role: model for role in ROLES if (model := getattr(args, f"llm_{role}"))}
+    ctx = _context(llm=args.llm, llm_roles=roles, max_cost=args.max_cost, llm_concurrency=args.llm_concurrency,
+                   review=args.review, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
                    snr_db=args.snr, speech_check=args.speech_check)
-    _check_llm(ctx.llm)
+    _check_llm(ctx)
     opened = Pool(pool)
     for problem in opened.problems:
         console.print(f"[yellow]skipped:[/yellow] {problem}")
@@ -206,11 +270,17 @@ def resume(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir} is not a run directory (no {RUN}); start one with benchagent build")
     with hold_run(run_dir):
         requirement, ctx = _recorded_run(run_dir)
-        _check_llm(ctx.llm)
+        _check_llm(ctx)
         if _finished(run_dir):
             console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
             return 0
         values = _checkpointed_state(run_dir)
+        answer = _review_answer(args)
+        if answer is not None:
+            if values is None or not _awaiting_review(run_dir):
+                raise UsageError(f"{run_dir} is not waiting for a review; resume it without an answer")
+            console.print(f"answering the review of {run_dir}")
+            return _run(run_dir, answer, ctx, len(RunStore(run_dir).items()))
         if values is not None and values.get("status") in EXIT:  # the graph ended; its summary did not
             console.print(f"[yellow]{SUMMARY} was missing or damaged; written again from the checkpoint and "
                           "items[/yellow]")
@@ -247,6 +317,12 @@ def _finished(run_dir: Path) -> bool:
         return isinstance(json.loads((run_dir / SUMMARY).read_bytes()), dict)
     except (FileNotFoundError, ValueError, RecursionError):
         return False
+
+
+def _awaiting_review(run_dir: Path) -> bool:
+    with closing(sqlite3.connect(run_dir / CHECKPOINTS)) as conn:
+        snapshot = build_graph(checkpointer=sqlite_saver(conn), confine_paths=False).get_state(THREAD)
+    return any(t.interrupts for t in snapshot.tasks)
 
 
 def _checkpointed_state(run_dir: Path) -> dict[str, Any] | None:

@@ -15,11 +15,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.allocation import spec_of
+from agents.llm import run_client
 from agents.resources import pool_for, pool_path, store_for
 from graph.run_dirs import RunDirError, ServerRoots, check_run_dir
-from state.context import Context
+from state.context import OFFLINE, Context
 from state.graph_state import MAX_REQUIREMENT_CHARS, REQUIREMENT_PREVIEW_CHARS, BuildState
 from tools.files import write_atomic
+from tools.llm import models_for
 from tools.pool import PoolError
 from tools.run_store import CARD, RUN, SPEC, SUMMARY, RunStore
 
@@ -79,6 +81,14 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
         lines.append(f"- **{esc(sub.name)}** (`{esc(sub.id)}`, {sub.modality}): {esc(sub.description)} "
                      f"{got.get('accepted', 0)} items.")
     sources = Counter((i["source"]["dataset"], i["source"].get("license") or "unknown") for i in items)
+    if summary["not_covered"]:
+        lines += ["", "## Not covered", ""] + [f"- {esc(clause)}: {esc(why)}"
+                                                for clause, why in summary["not_covered"].items()]
+    if "llm" in summary:
+        total = summary["llm"]["total"]
+        lines += ["", "## Cost", "", f"{total['calls']} LLM calls ({total['cached_calls']} from the cache), "
+                  f"{total['prompt_tokens']} prompt and {total['completion_tokens']} completion tokens, "
+                  f"${total['cost_usd']:.4f}."]
     lines += ["", "## Sources", "", "| dataset | license | items |", "|---|---|---|"]
     lines += [f"| {esc(d)} | {esc(lic)} | {n} |" for (d, lic), n in sorted(sources.items())]
     lines += ["", "## Files", "",
@@ -108,7 +118,16 @@ def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict
         "durations_s": {"total_wall": round(time.time() - run["started"], 2), **store.durations()},
         "decider": ctx.llm,
         "seed": ctx.seed,
+        "not_covered": state.get("not_covered", {}),
+        **({"llm": _llm_usage(ctx, state["run_dir"])} if ctx.llm != OFFLINE else {}),
     }
+
+
+def _llm_usage(ctx: Context, run_dir: str) -> dict:
+    """Tokens and cost per role, decision and model, over every process of the run (the ledger is on disk)."""
+    client = run_client(ctx, run_dir)
+    models = {role: spec.name for role, spec in models_for(ctx.llm, ctx.llm_roles).items()}
+    return {"models": models, **client.usage(), "failures": client.failures}
 
 
 def finish(state: BuildState, ctx: Context) -> dict:

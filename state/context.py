@@ -13,7 +13,14 @@ SNR_RANGE_DB = (-20.0, 60.0)  # below -20 dB speech drowns; above 60 dB noise is
 class Context(BaseModel):
     """Which decider runs, loop bounds, size and paths. Model names only: API keys stay in the env."""
 
-    llm: str = Field(OFFLINE, description="'offline' for the rule-based policy, else a chat model name.")
+    llm: str = Field(OFFLINE, description="'offline' for the rule-based policy; else the model for every role: "
+                     "a name (OPENAI_BASE_URL), NAME=BASE_URL, or local:PATH.gguf / local:smollm2 (embedded).")
+    llm_roles: dict[str, str] = Field(default_factory=dict, description="Per-role models (planner, orchestrator, "
+                                      "verifier, judge) overriding `llm`.")
+    llm_concurrency: int = Field(4, ge=1, le=64, description="LLM calls in flight per endpoint.")
+    max_cost: float | None = Field(None, gt=0, allow_inf_nan=False, description="Stop cleanly once the run's LLM "
+                                   "calls cost this many US dollars (from the price table).")
+    review: bool = Field(False, description="Pause after planning for a person to approve, edit or reject the spec.")
     size: int = Field(24, ge=1, le=MAX_SIZE, description="Number of items the benchmark should hold.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds every choice of the build.")
     pool: str = Field("", description="Pool root; empty means the bundled demo pool.")

@@ -53,6 +53,7 @@ class BuildState(InputState, OutputState):
     design_rounds: NotRequired[int]
     design_feedback: Annotated[list[str], operator.add]  # every reason a design was sent back
     rejected_subtasks: NotRequired[dict[str, str]]
+    not_covered: NotRequired[dict[str, str]]  # clause of the requirement -> why no subtask serves it
     shortfall: NotRequired[int]
     groundings: NotRequired[list[Grounding]]
     allocation: NotRequired[Allocation]

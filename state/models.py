@@ -104,6 +104,7 @@ class PlanScores(BaseModel):
     alignment: float = Field(ge=0, le=1, description="How well the data fits the subtask.")
     robustness: float = Field(ge=0, le=1, description="Share of rows the transformation can use.")
     preservation: float = Field(ge=0, le=1, description="How well the evaluation signal survives.")
+    reasons: dict[str, str] = Field(default_factory=dict, description="Why each score, when a judge gave one.")
 
     def passes(self, threshold: float) -> bool:
         return min(self.alignment, self.robustness, self.preservation) >= threshold

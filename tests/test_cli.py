@@ -63,16 +63,23 @@ def test_requirement_no_recipe_fits(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no recipe fits" in proc.stderr and "dialogue-audio-mcq" in proc.stderr
 
 
-def test_llm_without_a_key_and_without_a_decider(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+def test_llm_without_a_key_or_with_a_missing_model_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     proc = subprocess.run([sys.executable, "-m", "graph.cli", "build", "recognise shapes", "--llm", "gpt-x"],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr
-    keyed = cli("build", "recognise shapes in images", "--llm", "gpt-x", "--out", str(tmp_path / "o"),
-                env={"OPENAI_API_KEY": "sk-sentinel-123"})
-    assert keyed.returncode == 2 and "--llm offline" in keyed.stderr
-    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "o").rglob("*") if p.is_file())
-    assert b"sk-sentinel-123" not in on_disk
+    missing = cli("build", "recognise shapes in images", "--llm", "local:/nowhere/model.gguf",
+                  "--out", str(tmp_path / "o"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_endpoint_that_stays_down_stops_the_run_resumably(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    proc = cli("build", "draw entailment conclusions", "--llm", "m=http://127.0.0.1:9/v1", "--size", "2",
+               "--out", str(out))
+    assert proc.returncode == 1 and "gave no answer" in proc.stderr and f"benchagent resume {out}" in proc.stderr
+    assert (out / "run.json").is_file() and not (out / "summary.json").exists()
 
 
 def test_pool_inspect_lists_cards() -> None:

@@ -167,7 +167,7 @@ def test_resume_while_a_build_holds_the_run_is_refused_naming_the_holder(tmp_pat
     (["--snr", "-100"], "--snr"), (["--snr", "1000"], "--snr"), (["--snr", "nan"], "--snr"),
     (["--snr", "inf"], "--snr"), (["--seed", "99999999999999999999999"], "--seed"),
     (["--seed", "-1"], "--seed"), (["--size", "1000000000"], "--size"),
-    (["--llm", "gpt-x"], "--llm offline"),
+    (["--llm", "gpt x"], "a model is named like"), (["--llm-judge", "local:model.bin"], "GGUF"),
 ])
 def test_bad_options_are_refused_up_front_and_write_nothing(tmp_path: Path, args: list[str], says: str) -> None:
     out = tmp_path / "out"

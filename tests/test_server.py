@@ -105,3 +105,22 @@ def test_runs_over_http_outside_the_roots_are_refused_and_write_nothing(server: 
     assert result["status"] == "refused" and setting in result["message"]
     assert sorted(p.relative_to(roots).as_posix() for p in roots.rglob("*")) == before
     assert not Path("/etc/benchagent-probe").exists() and not Path("/tmp/benchagent-escape").exists()
+
+
+@pytest.mark.slow
+def test_a_review_over_http_is_answered_with_an_edited_spec(server: str, roots: Path) -> None:
+    client = get_sync_client(url=server)
+    thread = client.threads.create()
+    out = roots / "runs" / "reviewed"
+    first = client.runs.wait(thread["thread_id"], "benchmark_agent",
+                             input={"requirement": "answer multiple choice questions"},
+                             context={"size": 4, "out_dir": str(out), "pool": str(roots / "pools" / "p"),
+                                      "review": True})
+    request = first["__interrupt__"][0]["value"]
+    (grounding,) = request["quotas"]
+    assert request["quotas"][grounding] == 4 and items(out) == []
+    done = client.runs.wait(thread["thread_id"], "benchmark_agent",
+                            command={"resume": {"action": "edit", "quotas": {grounding: 3}}},
+                            context={"size": 4, "out_dir": str(out), "pool": str(roots / "pools" / "p"),
+                                     "review": True})
+    assert done["status"] == "done" and len(items(out)) == 3
