@@ -177,16 +177,20 @@ class LLMGrounder:
             listed = [p for p in judgement.plans if p.recipe in fits]
             if not listed:
                 reasons[sub.id].append(f"{card.id}: the judgement scored none of the listed plans ({', '.join(fits)})")
+            passing = []
             for plan in listed:
                 scores = PlanScores(**{k: (getattr(plan, k).score - 1) / 4 for k in SCORED},
                                     reasons={k: getattr(plan, k).reason for k in SCORED})
                 rows = usable_rows(pool, card.id, plan.recipe)
                 if rows and scores.passes(threshold):
-                    kept[sub.id].append(_grounding(sub, plan.recipe, card, scores, len(rows)))
+                    passing.append(_grounding(sub, plan.recipe, card, scores, len(rows)))
                 else:
                     reasons[sub.id].append(f"{card.id} with {plan.recipe} scored "
                                            + ", ".join(f"{k} {getattr(plan, k).score}/5 ({getattr(plan, k).reason})"
                                                        for k in SCORED) + f", {len(rows)} usable rows")
+            if passing:  # one plan per (subtask, dataset): that pair is the grounding's key
+                kept[sub.id].append(max(passing, key=lambda g: (min(g.scores.alignment, g.scores.robustness,
+                                                                    g.scores.preservation), g.scores.alignment)))
         for sub in subtasks:
             if sub.id not in outcome:
                 outcome[sub.id] = ((_best(kept[sub.id]), "") if kept[sub.id] else

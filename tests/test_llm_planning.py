@@ -265,3 +265,15 @@ def _records(ledger: Path) -> list[dict]:
         return []
     lines = ledger.read_text().splitlines()
     return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+def test_two_plans_judged_for_one_dataset_give_one_grounding(pool: Path, tmp_path: Path,
+                                                             openai_stub: OpenAIStub) -> None:
+    both = {"plans": [_judgement("text-mcq", 4), _judgement("text-open-qa", 5), _judgement("text-mcq", 5)]}
+    openai_stub.serve(by_schema({"DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
+                                 "CardJudgement": Reply(both)}))
+    state = run("count numbers", pool, tmp_path / "out", size=3, llm=_llm(openai_stub))
+    keys = [g.key for g in state["groundings"]]
+    assert len(keys) == len(set(keys)) and all(g.plan.recipe == "text-mcq" for g in state["groundings"])
+    assert all(g.scores.alignment == 1.0 for g in state["groundings"])  # the better of the two text-mcq judgements
+    assert state["status"] == "done"
