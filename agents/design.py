@@ -66,12 +66,14 @@ def _settings(requirement: str) -> dict[str, object]:
 
 
 class OfflineDesigner:
-    """Rules over the recipe library: each clause of the requirement gets the recipe whose keywords
-    it hits most, among recipes of the modality the clause names."""
+    """Rules over the recipe library: each clause of the requirement is one evaluation dimension, a
+    subtask of its own, realised by the recipe whose keywords it hits most among recipes of the
+    modality the clause names. Two clauses may share a recipe and stay two subtasks."""
 
     def propose(self, requirement: str) -> list[Subtask]:
         settings = _settings(requirement)
-        subtasks: dict[str, Subtask] = {}
+        subtasks: list[Subtask] = []
+        taken: set[str] = set()
         for clause in _clauses(requirement):
             words = content_words(clause)
             cues = _cues(words)
@@ -82,14 +84,10 @@ class OfflineDesigner:
             if not ranked or _hits(words, ranked[0]) == 0:
                 continue
             best, rest = ranked[0], ranked[1:]
-            if best.id in subtasks:
-                merged = subtasks[best.id]
-                merged.keywords = list(dict.fromkeys(merged.keywords + words))
-                merged.clause = f"{merged.clause}; {clause}"
-                continue
-            subtasks[best.id] = Subtask(
-                id=best.id,
-                name=best.title,
+            sid = _dimension_id(best.id, clause, taken)
+            subtasks.append(Subtask(
+                id=sid,
+                name=best.title if sid == best.id else f"{best.title}: {clause}",
                 description=f"{best.description} Requirement: {clause}.",
                 recipe=best.id,
                 modality=best.modality,
@@ -98,40 +96,41 @@ class OfflineDesigner:
                 # Recipes the clause also hits come first; same-modality ones are a last resort.
                 alternatives=[r.id for r in rest if _hits(words, r)] + [r.id for r in rest if not _hits(words, r)],
                 settings=settings if best.modality == "audio" else {},
-            )
-        return list(subtasks.values())
+            ))
+        return subtasks
 
     def revise(self, subtasks: list[Subtask], rejected: dict[str, str], shortfall: int) -> list[Subtask]:
-        """Move each rejected subtask to its next recipe: into the subtask that already uses that
-        recipe, or as a new subtask; drop it when no recipe is left. On a data shortfall, add the
-        next unused alternative of some subtask as an extra subtask."""
-        kept = {s.recipe: s for s in subtasks if s.id not in rejected}
-        for sub in (s for s in subtasks if s.id in rejected):
-            if not sub.alternatives:
-                continue
-            recipe = sub.alternatives[0]
-            if recipe in kept:
-                holder = kept[recipe]
-                kept[recipe] = holder.model_copy(update={
-                    "keywords": list(dict.fromkeys(holder.keywords + sub.keywords)),
-                    "clause": f"{holder.clause}; {sub.clause}",
-                })
-            else:
-                kept[recipe] = _switch(sub, recipe)
+        """Move each rejected subtask to its next recipe, still its own subtask; drop it when no
+        recipe is left. On a data shortfall, add the next recipe no subtask uses yet as an extra
+        subtask."""
+        kept = [s for s in subtasks if s.id not in rejected]
+        taken = {s.id for s in kept}
+        kept += [_switch(s, s.alternatives[0], taken) for s in subtasks if s.id in rejected and s.alternatives]
         if shortfall > 0:
-            for sub in list(kept.values()):
-                extra = next((r for r in sub.alternatives if r not in kept), None)
+            used = {s.recipe for s in kept}
+            for sub in list(kept):
+                extra = next((r for r in sub.alternatives if r not in used), None)
                 if extra is not None:
-                    kept[extra] = _switch(sub, extra)
+                    kept.append(_switch(sub, extra, taken))
                     break
-        return list(kept.values())
+        return kept
 
 
-def _switch(sub: Subtask, recipe_id: str) -> Subtask:
+def _dimension_id(recipe_id: str, clause: str, taken: set[str]) -> str:
+    """The recipe's id for the first subtask realised by it; a later one adds its clause's words."""
+    if recipe_id not in taken:
+        taken.add(recipe_id)
+        return recipe_id
+    return _unique(f"{recipe_id}.{safe_name(clause.lower(), 40)}", taken)
+
+
+def _switch(sub: Subtask, recipe_id: str, taken: set[str]) -> Subtask:
     """The subtask realised with another recipe; the recipes after it stay as alternatives."""
     recipe = RECIPES[recipe_id]
+    sid = _dimension_id(recipe.id, sub.clause, taken)
     return sub.model_copy(update={
-        "id": recipe.id, "name": recipe.title, "recipe": recipe.id, "modality": recipe.modality,
+        "id": sid, "name": recipe.title if sid == recipe.id else f"{recipe.title}: {sub.clause}",
+        "recipe": recipe.id, "modality": recipe.modality,
         "description": f"{recipe.description} Requirement: {sub.clause}.",
         "alternatives": [r for r in sub.alternatives if r != recipe_id],
     })

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from support import (
     GB_MINI,
+    ROOT,
     draw_image,
     items,
     label_image_rows,
@@ -122,3 +123,12 @@ def test_same_seed_same_benchmark_other_seed_other_benchmark(tmp_path: Path) -> 
     media = {n: {p.name: p.read_bytes() for p in (tmp_path / n / "media").iterdir()} for n in "abc"}
     assert text["a"] == text["b"] and media["a"] == media["b"]
     assert text["a"] != text["c"]
+
+
+def test_two_clauses_on_one_recipe_build_two_subtasks_from_their_own_data(tmp_path: Path) -> None:
+    state = run("recognise shapes and read clocks in images", ROOT / "tools" / "demo_pool", tmp_path / "out", size=8)
+    assert state["status"] == "done"
+    by_subtask = {}
+    for item in items(tmp_path / "out"):
+        by_subtask.setdefault(item["subtask"], set()).add(item["source"]["dataset"])
+    assert by_subtask == {"image-label-mcq": {"shapes"}, "image-label-mcq.read-clocks-in-images": {"clocks"}}

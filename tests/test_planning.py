@@ -42,12 +42,20 @@ def test_revise_swaps_a_rejected_subtask_to_its_next_alternative_and_drops_it_wh
     assert OfflineDesigner().revise([last], {last.id: "no data"}, shortfall=0) == []
 
 
-def test_a_rejected_clause_joins_the_subtask_that_already_uses_its_next_recipe() -> None:
+def test_a_rejected_clause_stays_its_own_subtask_on_the_recipe_another_one_uses() -> None:
     shapes, clocks = OfflineDesigner().propose("recognise shapes, read clocks in images")
     assert (shapes.recipe, clocks.recipe) == ("image-label-mcq", "image-mcq")
     assert clocks.alternatives[0] == "image-label-mcq"
-    (merged,) = OfflineDesigner().revise([shapes, clocks], {clocks.id: "no options"}, shortfall=0)
-    assert merged.recipe == "image-label-mcq" and "clock" in merged.keywords and "clocks" in merged.clause
+    kept, moved = OfflineDesigner().revise([shapes, clocks], {clocks.id: "no options"}, shortfall=0)
+    assert kept == shapes and moved.recipe == "image-label-mcq" and moved.id != shapes.id
+    assert moved.id == "image-label-mcq.read-clocks-in-images" and moved.clause == "read clocks in images"
+
+
+def test_two_clauses_on_one_recipe_are_two_subtasks() -> None:
+    ethics, social = OfflineDesigner().propose("answer ethics questions and social science questions")
+    assert ethics.recipe == social.recipe == "text-mcq"
+    assert (ethics.id, social.id) == ("text-mcq", "text-mcq.social-science-questions")
+    assert "ethic" in ethics.keywords and "social" in social.keywords and "social" not in ethics.keywords
 
 
 def test_shortfall_adds_an_alternative_subtask() -> None:
