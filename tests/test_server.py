@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -14,9 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
+from openai_stub import OpenAIStub, Reply, by_schema
 from support import ROOT, items, mcq_rows, write_dataset
 
 from tools.pool import DEMO_POOL
+
+SENTINEL = "sk-sentinel-server-9d2e"
 
 
 def _free_port() -> int:
@@ -40,7 +44,7 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory, roots: Path) -> Iterator[str]:
     port = _free_port()
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or "langgraph"
-    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1", "OPENAI_API_KEY": SENTINEL,
            "BENCHAGENT_RUNS_ROOT": str(roots / "runs"),
            "BENCHAGENT_POOL_ROOTS": os.pathsep.join([str(roots / "pools"), str(DEMO_POOL)])}
     log = tmp_path_factory.mktemp("server") / "dev.log"
@@ -124,3 +128,30 @@ def test_a_review_over_http_is_answered_with_an_edited_spec(server: str, roots: 
                             context={"size": 4, "out_dir": str(out), "pool": str(roots / "pools" / "p"),
                                      "review": True})
     assert done["status"] == "done" and len(items(out)) == 3
+
+
+@pytest.mark.slow
+def test_an_llm_run_over_http_keeps_the_key_out_of_the_server_and_the_run(server: str, roots: Path) -> None:
+    judged = {"score": 5, "reason": "fits"}
+    script = by_schema({
+        "DesignProposal": Reply({"subtasks": [{"name": "Counting", "description": "Count.", "clause": "count",
+                                               "recipe": "text-mcq", "keywords": ["counting"]}], "not_covered": []}),
+        "DataPreference": Reply({"modality": "text", "annotation": "question and options", "domain": "numbers",
+                                 "query": "counting"}),
+        "CardJudgement": Reply({"plans": [{"recipe": "text-mcq", "alignment": judged, "robustness": judged,
+                                           "preservation": judged}]})})
+    client = get_sync_client(url=server)
+    out = roots / "runs" / "llm"
+    with OpenAIStub(script) as stub:
+        thread = client.threads.create()
+        result = client.runs.wait(thread["thread_id"], "benchmark_agent", input={"requirement": "count numbers"},
+                                  context={"size": 2, "out_dir": str(out), "pool": str(roots / "pools" / "p"),
+                                           "llm": f"scripted={stub.url}"})
+        assert result["status"] == "done" and stub.requests
+        assert all(r.headers["authorization"] == f"Bearer {SENTINEL}" for r in stub.requests)
+    held = json.dumps([client.threads.get_state(thread["thread_id"]), client.threads.get(thread["thread_id"]),
+                       client.runs.list(thread["thread_id"]), client.threads.get_history(thread["thread_id"])],
+                      default=str)
+    assert "scripted=" in held and SENTINEL not in held
+    written = [p for p in [*out.rglob("*"), *(ROOT / ".langgraph_api").glob("*")] if p.is_file()]
+    assert written and all(SENTINEL.encode() not in p.read_bytes() for p in written)
