@@ -58,7 +58,7 @@ def _paused(tmp_path: Path):
     return graph, config, ctx, first
 
 
-def test_python_review_approve_and_a_refused_edit(tmp_path: Path) -> None:
+def test_python_review_a_refused_edit_then_an_edited_spec(tmp_path: Path) -> None:
     graph, config, ctx, first = _paused(tmp_path)
     request = first["__interrupt__"][0].value
     assert sorted(request["quotas"].values()) == [2, 2] and len(request["subtasks"]) == 2
@@ -67,6 +67,16 @@ def test_python_review_approve_and_a_refused_edit(tmp_path: Path) -> None:
     graph.invoke(Command(resume={"action": "edit", "quotas": {grounding: 10_000}}), config, context=ctx)
     snapshot = graph.get_state(config)
     assert snapshot.next == ("review",) and any("edit refused" in e for e in snapshot.values["events"])
+    kept = grounding.split("@")[0]
+    edit = {"action": "edit", "subtasks": [{"id": kept, "name": "Only this one"}], "quotas": {grounding: 3}}
+    out = graph.invoke(Command(resume=edit), config, context=ctx)
+    assert out["status"] == "done"
+    assert [(s.id, s.name) for s in graph.get_state(config).values["subtasks"]] == [(kept, "Only this one")]
+    assert Counter(i["metadata"]["grounding"] for i in items(tmp_path / "out")) == {grounding: 3}
+
+
+def test_python_review_approval_builds_the_plan_as_proposed(tmp_path: Path) -> None:
+    graph, config, ctx, _ = _paused(tmp_path)
     out = graph.invoke(Command(resume={"action": "approve"}), config, context=ctx)
     assert out["status"] == "done" and len(items(tmp_path / "out")) == 4
 
