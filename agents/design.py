@@ -87,10 +87,7 @@ class OfflineDesigner:
             sid = _dimension_id(best.id, clause, taken)
             subtasks.append(Subtask(
                 id=sid,
-                name=best.title if sid == best.id else f"{best.title}: {clause}",
-                description=f"{best.description} Requirement: {clause}.",
-                recipe=best.id,
-                modality=best.modality,
+                **_realised_by(best, sid, clause),
                 keywords=words,
                 clause=clause,
                 # Recipes the clause also hits come first; same-modality ones are a last resort.
@@ -128,12 +125,15 @@ def _switch(sub: Subtask, recipe_id: str, taken: set[str]) -> Subtask:
     """The subtask realised with another recipe; the recipes after it stay as alternatives."""
     recipe = RECIPES[recipe_id]
     sid = _dimension_id(recipe.id, sub.clause, taken)
-    return sub.model_copy(update={
-        "id": sid, "name": recipe.title if sid == recipe.id else f"{recipe.title}: {sub.clause}",
-        "recipe": recipe.id, "modality": recipe.modality,
-        "description": f"{recipe.description} Requirement: {sub.clause}.",
-        "alternatives": [r for r in sub.alternatives if r != recipe_id],
-    })
+    return sub.model_copy(update={"id": sid, **_realised_by(recipe, sid, sub.clause),
+                                  "alternatives": [r for r in sub.alternatives if r != recipe_id]})
+
+
+def _realised_by(recipe: Recipe, sid: str, clause: str) -> dict[str, str]:
+    """Name, description, recipe and modality of the subtask `sid` that `recipe` realises for `clause`."""
+    return {"name": recipe.title if sid == recipe.id else f"{recipe.title}: {clause}",
+            "description": f"{recipe.description} Requirement: {clause}.", "recipe": recipe.id,
+            "modality": recipe.modality}
 
 
 DESIGN_SYSTEM = """You are the Design agent of a benchmark builder. You turn a user's requirement into \

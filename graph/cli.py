@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -131,8 +131,13 @@ def _stream(graph, payload: dict | None, ctx: Context, already: int) -> dict[str
                         progress.console.print(f"[dim]{event}[/dim]")
         progress.update(task, description="finished")
     snapshot = graph.get_state(THREAD)
-    waiting = [i.value for t in snapshot.tasks for i in t.interrupts]
-    return {**snapshot.values, "review": waiting[0]} if waiting else snapshot.values
+    request = _review_request(snapshot)
+    return {**snapshot.values, "review": request} if request is not None else snapshot.values
+
+
+def _review_request(snapshot: StateSnapshot) -> dict[str, Any] | None:
+    """What the review interrupt shows, when the run is paused at it."""
+    return next((i.value for t in snapshot.tasks for i in t.interrupts), None)
 
 
 def _run(run_dir: Path, payload: dict | Command | None, ctx: Context, already: int = 0) -> int:
@@ -274,10 +279,11 @@ def resume(args: argparse.Namespace) -> int:
         if _finished(run_dir):
             console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
             return 0
-        values = _checkpointed_state(run_dir)
+        snapshot = _checkpoint(run_dir)
+        values = snapshot.values if snapshot is not None else None
         answer = _review_answer(args)
         if answer is not None:
-            if values is None or not _awaiting_review(run_dir):
+            if snapshot is None or _review_request(snapshot) is None:
                 raise UsageError(f"{run_dir} is not waiting for a review; resume it without an answer")
             console.print(f"answering the review of {run_dir}")
             return _run(run_dir, answer, ctx, len(RunStore(run_dir).items()))
@@ -319,14 +325,8 @@ def _finished(run_dir: Path) -> bool:
         return False
 
 
-def _awaiting_review(run_dir: Path) -> bool:
-    with closing(sqlite3.connect(run_dir / CHECKPOINTS)) as conn:
-        snapshot = build_graph(checkpointer=sqlite_saver(conn), confine_paths=False).get_state(THREAD)
-    return any(t.interrupts for t in snapshot.tasks)
-
-
-def _checkpointed_state(run_dir: Path) -> dict[str, Any] | None:
-    """The state the checkpoint holds, or None when there is none to continue from. A damaged
+def _checkpoint(run_dir: Path) -> StateSnapshot | None:
+    """The run's last checkpoint, or None when there is none to continue from. A damaged
     checkpoint (unreadable, or one a full disk cut between a step and its routing, which would end
     the graph early) is set aside: planning is replayed from run.json, and the items on disk are
     kept and counted (allocation reads them)."""
@@ -338,7 +338,7 @@ def _checkpointed_state(run_dir: Path) -> dict[str, Any] | None:
             return None
         if not snapshot.next and snapshot.values.get("status") not in EXIT:
             raise ValueError("its last step leads nowhere")
-        return snapshot.values
+        return snapshot
     except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
         aside = path.with_name(f"{CHECKPOINTS}.damaged-{int(time.time())}")
         path.replace(aside)
