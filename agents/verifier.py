@@ -18,10 +18,10 @@ from state.graph_state import BuildState, QuotaProgress
 from state.models import Check, Item, Row, Verdict
 from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
-from tools.pure.asr import probe_speech, word_error_rate
 from tools.pure.audio import estimate_pitch, measure_snr
 from tools.pure.audio_io import read_wav
 from tools.pure.probes import probe_audio, probe_image
+from tools.quality.speech_check import decoy_script, speech_check
 from tools.run_store import RunStore, item_id
 from tools.text import LETTERS, norm
 
@@ -107,20 +107,6 @@ def _voices_check(item: Item, clean: np.ndarray, sr: int) -> Check:
                  detail=f"closest speakers {gap:.1f} Hz apart")
 
 
-def _speech_check(item: Item, clean_path: Path, decoy: str) -> Check:
-    """Recognise the rendered speech: it must match its own script better than another dialogue's.
-
-    espeak-ng speech is recognised at a WER near 0.7, so an absolute bar would reject good items;
-    beating a decoy script still catches silence, truncation and audio that says something else."""
-    script = " ".join(t["text"] for t in item.metadata["turns"])
-    probe = probe_speech(clean_path, script)
-    decoy_wer = word_error_rate(decoy, probe.transcript) if decoy and not probe.error else 1.0
-    item.metadata["speech_recognition"] = {"engine": probe.engine, "wer": round(probe.wer, 3),
-                                           "decoy_wer": round(decoy_wer, 3), "transcript": probe.transcript}
-    return Check(name="speech_says_script", passed=not probe.error and probe.wer < min(1.0, decoy_wer),
-                 detail=probe.error or f"WER {probe.wer:.2f} against its script, {decoy_wer:.2f} against a decoy")
-
-
 def _audio(item: Item, root: Path, decoy: str | None) -> list[Check]:
     checks = []
     for rel in item.audio:
@@ -139,19 +125,8 @@ def _audio(item: Item, root: Path, decoy: str | None) -> list[Check]:
         if len({t["speaker"] for t in turns}) >= 2:
             checks.append(_voices_check(item, clean, sr))
         if turns and decoy is not None:
-            checks.append(_speech_check(item, clean_path, decoy))
+            checks.append(speech_check(item, clean_path, decoy))
     return checks
-
-
-def decoy_script(pool: Pool, row: Row) -> str:
-    """The dialogue of the next row of the same dataset, as a script the audio must not match."""
-    rows = pool.rows(row.dataset)
-    at = next(i for i, r in enumerate(rows) if r.sample_id == row.sample_id)
-    for other in rows[at + 1:] + rows[:at]:
-        turns = other.values.get("dialogue")
-        if isinstance(turns, list) and turns:
-            return " ".join(str(t.get("text", "")) for t in turns)
-    return ""
 
 
 class OfflineVerifier:

@@ -217,3 +217,6 @@ class Row(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     media: dict[str, list[str]] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)
+    # The source record as read, for checks that must not trust the role mapping (the verifier
+    # re-reads the gold answer from it) and for annotations no role names (speaker turns).
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)

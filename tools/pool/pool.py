@@ -79,7 +79,7 @@ class Pool:
             sample_id = rec.sample_id if rec.sample_id not in seen else f"{rec.sample_id}#{k}"  # ids must be unique
             seen.add(sample_id)
             rows.append(Row(dataset=src.id, sample_id=sample_id, values=rec.values, media=media,
-                            problems=rec.problems + problems))
+                            problems=rec.problems + problems, raw=rec.raw))
             outcomes += status
         return rows, outcomes
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.verifier import _speech_check
 from state.models import Item, Source, TransformPlan
 from tools.pure.audio_io import write_wav
 from tools.pure.speech import espeak_available, render_dialogue
+from tools.quality.speech_check import speech_check
 
 TURNS = [{"speaker": "Ana", "text": "Did you remember to buy milk on your way home from work today?"},
          {"speaker": "Ben", "text": "No, I forgot. The shop was already closed when I got there."}]
@@ -36,7 +36,7 @@ def dialogue(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]
 def test_rendered_speech_matches_its_script_better_than_a_decoy(dialogue) -> None:
     path, turns = dialogue
     item = _item(turns)
-    check = _speech_check(item, path, DECOY)
+    check = speech_check(item, path, DECOY)
     heard = item.metadata["speech_recognition"]
     assert check.passed, check.detail
     assert heard["wer"] < 0.9 and heard["decoy_wer"] > heard["wer"] + 0.2
@@ -46,7 +46,7 @@ def test_speech_that_says_something_else_fails(dialogue) -> None:
     path, turns = dialogue
     claims_other_words = [{**t, "text": DECOY} for t in turns]
     script = " ".join(t["text"] for t in turns)
-    check = _speech_check(_item(claims_other_words), path, script)
+    check = speech_check(_item(claims_other_words), path, script)
     assert not check.passed
 
 
@@ -54,4 +54,4 @@ def test_silence_fails(tmp_path: Path, dialogue) -> None:
     _, turns = dialogue
     silent = tmp_path / "silent.wav"
     write_wav(silent, np.zeros(16000 * 3, np.float32), 16000)
-    assert not _speech_check(_item(turns), silent, DECOY).passed
+    assert not speech_check(_item(turns), silent, DECOY).passed
