@@ -8,6 +8,7 @@ from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState
 from state.models import Grounding, Item, Source, Verdict
+from tools.plans.recipes import sample_row
 from tools.plans.steps import Draft, StepEnv, StepError, run_step
 from tools.run_store import item_id
 from tools.safety import UnsafeInputError
@@ -34,7 +35,7 @@ def realise(grounding: Grounding, env: StepEnv, overrides: dict) -> Item:
         modality=draft.modality,
         image=[rel(p) for p in draft.image],
         audio=[rel(p) for p in draft.audio],
-        source=Source(dataset=env.card.id, sample_id=env.row.sample_id, license=env.card.license),
+        source=Source(dataset=env.card.id, sample_id=env.sample, license=env.card.license),
         plan=grounding.plan,
         metadata={**draft.metadata, "grounding": grounding.key,
                   "provenance": [p.model_dump(mode="json") for p in draft.provenance]},
@@ -47,9 +48,10 @@ def executor(state: BuildState, runtime: Runtime[Context]) -> dict:
     grounding = next(g for g in state["groundings"] if g.key == work["grounding"])
     pool = pool_for(ctx)
     dataset = grounding.plan.dataset
-    env = StepEnv(pool=pool, card=pool.card(dataset), row=pool.row(dataset, work["sample_id"]),
-                  store=store_for(state["run_dir"]), item_id=item_id(grounding.subtask, dataset, work["sample_id"]),
-                  seed=ctx.seed)
+    row, variant = sample_row(pool, dataset, work["sample_id"])
+    env = StepEnv(pool=pool, card=pool.card(dataset), row=row, store=store_for(state["run_dir"]),
+                  item_id=item_id(grounding.subtask, dataset, work["sample_id"]), seed=ctx.seed, variant=variant,
+                  sample_id=work["sample_id"])
     try:
         draft = realise(grounding, env, {**work["overrides"], "repair": work["repairs"]})
     except (StepError, UnsafeInputError) as exc:

@@ -16,7 +16,7 @@ from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress, Work
 from state.models import Allocation, Grounding, Row
-from tools.plans.recipes import usable_rows
+from tools.plans.recipes import sample_row, usable_rows
 from tools.pool import Pool
 
 
@@ -97,7 +97,7 @@ def make_orchestrator_node(get_llm: LLMFactory | None = None):
             sample_id = cands[prog["drawn"]]
             prog["drawn"] += 1
             decider: Orchestrator = choose(ctx, OfflineOrchestrator, None, get_llm)
-            overrides = decider.specialise(g, pool.row(g.plan.dataset, sample_id), ctx.seed)
+            overrides = decider.specialise(g, sample_row(pool, g.plan.dataset, sample_id)[0], ctx.seed)
             work = Work(grounding=g.key, sample_id=sample_id, repairs=0, overrides=overrides)
             update = {"progress": progress, "work": work, "events": events}
             if alloc is not state["allocation"]:  # only a shortfall transfer changes it

@@ -16,6 +16,7 @@ from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, QuotaProgress
 from state.models import Check, Item, Row, Verdict
+from tools.plans.recipes import RECIPES, sample_row
 from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
 from tools.pure.audio import estimate_pitch, measure_snr
@@ -145,6 +146,9 @@ class OfflineVerifier:
             checks.append(Check(name="nli_label", passed=norm(item.answer_text) in NLI_LABELS))
         decoy = decoy_script(pool, row) if self.speech_check and item.audio else None
         checks += _images(item, store.root, pool) + _audio(item, store.root, decoy)
+        recipe = RECIPES.get(item.plan.recipe)
+        if recipe is not None:
+            checks += recipe.checks(item, row, pool, store.root)
         failed = [c for c in checks if not c.passed]
         if not failed:
             return Verdict(action="accept", checks=checks)
@@ -184,7 +188,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
         if item is not None:
             pool = pool_for(ctx)
             decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm)
-            verdict = decider.verify(item, pool.row(item.source.dataset, item.source.sample_id), store, pool)
+            verdict = decider.verify(item, sample_row(pool, item.source.dataset, item.source.sample_id)[0], store, pool)
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]
             if not store.add_item(item):  # only an item on disk is counted

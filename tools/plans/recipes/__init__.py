@@ -8,17 +8,37 @@ holds the recipes of one kind of source; the order here breaks keyword ties (tex
 
 from __future__ import annotations
 
+from state.models import Row
 from tools.plans.recipes import audio, image, text
 from tools.plans.recipes.core import Recipe
-from tools.pool import Pool
+from tools.pool import Pool, PoolError
 
 RECIPES: dict[str, Recipe] = {r.id: r for module in (image, text, audio) for r in module.RECIPES}
 
 
+VARIANT = "~"  # a sample id "row~k" is the k-th item a recipe makes from one row
+
+
 def usable_rows(pool: Pool, dataset: str, recipe_id: str) -> list[str]:
-    """Sample ids of the dataset's rows the recipe can use."""
+    """Sample ids the recipe can use: a row's id, or one id per variant when a row yields several."""
     recipe = RECIPES[recipe_id]
-    return [row.sample_id for row in pool.rows(dataset) if recipe.usable(row)]
+    out = []
+    for row in pool.rows(dataset):
+        if recipe.usable(row):
+            n = recipe.variants(row)
+            out += [row.sample_id] if n == 1 else [f"{row.sample_id}{VARIANT}{k}" for k in range(n)]
+    return out
 
 
-__all__ = ["RECIPES", "Recipe", "usable_rows"]
+def sample_row(pool: Pool, dataset: str, sample_id: str) -> tuple[Row, int]:
+    """The row behind a sample id and the variant it names (0 for a plain row id)."""
+    base, sep, k = sample_id.rpartition(VARIANT)
+    if sep and k.isdigit():
+        try:  # a row whose own id ends in "~k" is that row
+            return pool.row(dataset, sample_id), 0
+        except PoolError:
+            return pool.row(dataset, base), int(k)
+    return pool.row(dataset, sample_id), 0
+
+
+__all__ = ["RECIPES", "Recipe", "sample_row", "usable_rows"]

@@ -30,6 +30,8 @@ class Recipe:
     # The recipe's own verifier checks: they re-derive the answer from the source and measure the
     # media the item claims (arguments: the item, its source row, the pool, the run directory).
     checks: Callable[[Item, Row, Pool, Path], list[Check]] = field(default=lambda item, row, pool, root: [])
+    # How many distinct items one row yields (windows of one long recording); 1 for most recipes.
+    variants: Callable[[Row], int] = field(default=lambda row: 1)
 
     def misfit(self, card: DatasetCard) -> str | None:
         """Why this recipe cannot use the dataset, or None when it can."""

@@ -52,6 +52,12 @@ class StepEnv:
     store: RunStore
     item_id: str
     seed: int
+    variant: int = 0  # which of the row's items this is, for recipes that make several from one row
+    sample_id: str = ""  # the sample drawn: the row's id, or "row~k" for a variant
+
+    @property
+    def sample(self) -> str:
+        return self.sample_id or self.row.sample_id
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.seed}:{self.item_id}:{salt}")
