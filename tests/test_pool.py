@@ -101,12 +101,12 @@ def test_lettered_options_in_prompt_keep_the_letter_answer(mini: Pool) -> None:
     assert "\nA. " not in question and "Choose A, B, C, or D" not in question
 
 
-def test_dialog_becomes_alternating_turns_with_response_answer(mini: Pool) -> None:
+def test_dialog_with_unnamed_turns_stays_unattributed_with_response_answer(mini: Pool) -> None:
     card = mini.card("nlp-multi-turn-daily-dialogue-generation")
     assert card.roles["dialogue"] == "dialog" and card.roles["answer"] == "output.response"
     row = mini.row(card.id, "mtddg028")
     turns = row.values["dialogue"]
-    assert [t["speaker"] for t in turns] == ["A", "B", "A", "B"]
+    assert [t["speaker"] for t in turns] == [None, None, None, None]  # the source names no speaker
     assert turns[0]["text"].startswith("Good afternoon")
     assert row.values["answer"] == "Certainly, sir."
 
@@ -369,7 +369,7 @@ def test_role_helpers() -> None:
     assert normalise_options({"B": "two", "A": "one"}) == ["one", "two"]
     assert normalise_options(["A. one", "B. two"]) == ["one", "two"]
     assert normalise_dialogue(["Hello.", "Hi!", "Bye."]) == [
-        {"speaker": "A", "text": "Hello."}, {"speaker": "B", "text": "Hi!"}, {"speaker": "A", "text": "Bye."}]
+        {"speaker": None, "text": "Hello."}, {"speaker": None, "text": "Hi!"}, {"speaker": None, "text": "Bye."}]
     assert normalise_dialogue([{"role": "user", "content": "x"}, {"role": "bot", "content": "y"}]) == [
         {"speaker": "user", "text": "x"}, {"speaker": "bot", "text": "y"}]
     assert normalise_dialogue("Speaker 1: Hey\nthere\nSpeaker 2: Yo") == [

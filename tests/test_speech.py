@@ -1,4 +1,4 @@
-"""espeak-ng synthesis and dialogue rendering, measured on the rendered audio."""
+"""espeak-ng (and piper) synthesis and dialogue rendering, measured on the rendered audio."""
 
 from __future__ import annotations
 
@@ -7,11 +7,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import write_dataset
 
+from state.models import Step
+from tools.plans.steps import Draft, StepEnv, run_step
+from tools.pool import Pool
+from tools.pure import speech
 from tools.pure.audio import estimate_pitch
 from tools.pure.audio_io import decode_audio, write_wav
-from tools.pure.speech import VOICES, SpeechError, assign_voices, espeak_available, render_dialogue, synthesize
+from tools.pure.piper_tts import piper_available
+from tools.pure.speech import (
+    NARRATOR,
+    PIPER_SPEC,
+    PIPER_VOICE,
+    PITCH_SPACING_HZ,
+    VOICES,
+    SpeechError,
+    assign_voices,
+    catalogue,
+    espeak_available,
+    render_dialogue,
+    speaker_sex,
+    synthesize,
+)
 from tools.registry import ToolError, Workspace, call
+from tools.run_store import RunStore
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
@@ -131,7 +151,71 @@ def test_explicit_voices_are_used_and_others_stay_distinct() -> None:
 
 def test_too_many_speakers_is_a_clear_error() -> None:
     with pytest.raises(SpeechError, match="distinct voices"):
-        assign_voices([f"s{i}" for i in range(len(VOICES) + 1)])
+        assign_voices([f"s{i}" for i in range(len(catalogue()) + 1)])
+
+
+@pytest.mark.parametrize(("speaker", "sex"), [
+    ("Catherine", "female"), ("Mrs Smith", "female"), ("woman", "female"), ("Mother", "female"), ("W", "female"),
+    ("Mrs Paul", "female"), ("John", "male"), ("Mr. Suzuki", "male"), ("man", "male"), ("M", "male"),
+    ("Speaker 1", None), ("A", None), ("user", None), ("Dr Okafor", None),
+])
+def test_speaker_sex_from_the_label(speaker: str, sex: str | None) -> None:
+    assert speaker_sex(speaker) == sex
+
+
+def _gaps(voices: list[speech.Voice]) -> list[float]:
+    return [abs(a.f0 - b.f0) for a, b in itertools.combinations(voices, 2)]
+
+
+@pytest.mark.parametrize("with_piper", [False, True])
+def test_voices_fit_the_speakers_and_stay_apart(monkeypatch: pytest.MonkeyPatch, with_piper: bool) -> None:
+    monkeypatch.setattr(speech, "catalogue", lambda: [PIPER_VOICE, *VOICES] if with_piper else list(VOICES))
+    people = ["Catherine", "John", "Mrs Smith", "Mr Brown"]
+    assigned = assign_voices(people)
+    assert [assigned[p].sex for p in people] == ["female", "male", "female", "male"]
+    assert min(_gaps(list(assigned.values()))) >= PITCH_SPACING_HZ
+    men = assign_voices(["Tom", "Leo", "Ben"])
+    assert {v.sex for v in men.values()} == {"male"} and len(set(men.values())) == 3
+    unknown = assign_voices(["A", "B"])
+    assert (unknown["A"].spec == PIPER_SPEC) == with_piper and min(_gaps(list(unknown.values()))) >= PITCH_SPACING_HZ
+    assert PIPER_SPEC not in {v.spec for v in assign_voices(["Sara", "Mia"]).values()}  # piper's voice is a man's
+    assert assign_voices(["Ana", "Ben"])["Ben"].spec == (PIPER_SPEC if with_piper else "en-us+m3")
+
+
+@pytest.mark.skipif(not piper_available(), reason="optional extra benchmark-agent[piper] not installed")
+def test_piper_speaker_is_apart_in_measured_pitch() -> None:
+    wave, timeline = render_dialogue([{"speaker": "Tom", "text": TURNS[0]["text"]},
+                                      {"speaker": "Leo", "text": TURNS[1]["text"]}], sample_rate=SR)
+    assert timeline[0]["voice"] == PIPER_SPEC and timeline[1]["voice"] != PIPER_SPEC
+    pitch = [estimate_pitch(wave[round(t["start"] * SR): round(t["end"] * SR)], SR) for t in timeline]
+    assert abs(pitch[0] - pitch[1]) >= 2 * 10, pitch  # twice the verifier's bar (MIN_PITCH_GAP_HZ)
+
+
+def _audio_step(tmp_path: Path, dialogue: list) -> Draft:
+    write_dataset(tmp_path / "pool", "talk", [{"id": f"d{k}", "dialogue": dialogue, "response": "Fine."}
+                                              for k in range(2)])
+    pool = Pool(tmp_path / "pool", cache_dir=tmp_path / "cache")
+    env = StepEnv(pool=pool, card=pool.card("talk"), row=pool.row("talk", "d0"), store=RunStore(tmp_path / "run"),
+                  item_id="i1", seed=3)
+    draft = Draft()
+    run_step(Step(tool="dialogue_audio"), draft, env)
+    return draft
+
+
+def test_unattributed_dialogue_is_narrated_and_asked_neutrally(tmp_path: Path) -> None:
+    """Turns the source does not attribute: one voice reads them all and the question names nobody."""
+    draft = _audio_step(tmp_path, ["How are you feeling today?", "Much better, thanks.", "Thanks, doctor."])
+    turns = draft.metadata["turns"]
+    assert [t["speaker"] for t in turns] == [None, None, None] and len({t["voice"] for t in turns}) == 1
+    assert draft.metadata["voices"] == {NARRATOR: catalogue()[0].spec}
+    assert draft.question == "Listen to the conversation. Which reply most naturally comes next in this conversation?"
+
+
+def test_attributed_dialogue_names_its_speakers(tmp_path: Path) -> None:
+    draft = _audio_step(tmp_path, ["W: How are you feeling today?", "M: Much better, thanks.", "W: Good."])
+    assert draft.question == "Listen to the conversation between W and M. Which reply would M most naturally say next?"
+    assert speech.voice_for(draft.metadata["voices"]["W"]).sex == "female"
+    assert speech.voice_for(draft.metadata["voices"]["M"]).sex == "male"
 
 
 # --- the speak and speak_dialogue tools through the registry ------------------------------------------
@@ -160,7 +244,7 @@ def test_speak_dialogue_tool_reports_turns_that_match_the_file(ws: Workspace) ->
     frames, rate = decode_audio(ws.run_dir / result.outputs[0])
     turns = result.values["turns"]
     assert [t["speaker"] for t in turns] == ["Ana", "Ben", "Ana"]
-    assert result.values["voices"] == {"Ana": VOICES[0].spec, "Ben": "en-us+m7"}
+    assert result.values["voices"] == {"Ana": "en+f3", "Ben": "en-us+m7"}  # Ana gets the first female voice
     assert turns[-1]["end"] == pytest.approx(len(frames) / rate) == pytest.approx(result.values["duration_s"])
     for a, b in itertools.pairwise(turns):
         assert np.abs(frames[round(a["end"] * rate) : round(b["start"] * rate)]).max() == 0
@@ -176,7 +260,7 @@ def test_speak_dialogue_tool_reports_turns_that_match_the_file(ws: Workspace) ->
     ("speak", {"text": "word " * 500}, "bad parameters for speak: text"),
     ("speak", {"text": "hi", "rate": 5}, "bad parameters for speak: rate"),
     ("speak_dialogue", {"turns": []}, "bad parameters for speak_dialogue: turns"),
-    ("speak_dialogue", {"turns": [{"speaker": str(i), "text": "hi"} for i in range(7)]}, "distinct voices"),
+    ("speak_dialogue", {"turns": [{"speaker": str(i), "text": "hi"} for i in range(8)]}, "distinct voices"),
     ("speak_dialogue", {"turns": TURNS, "voices": {"Ana": "zz"}}, "not installed"),
     ("speak", {"text": "hi", "out": "x.mp3"}, "must end in .wav"),
     ("speak", {"text": "hi", "out": "../x.wav"}, "bad parameters for speak: out"),

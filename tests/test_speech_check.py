@@ -10,7 +10,8 @@ import pytest
 from state.models import Item, Source, TransformPlan
 from tools.pure.audio_io import write_wav
 from tools.pure.speech import espeak_available, render_dialogue
-from tools.quality.speech_check import speech_check
+from tools.quality import speech_check as module
+from tools.quality.speech_check import SPEECH_WER_THRESHOLDS, speech_check
 
 TURNS = [{"speaker": "Ana", "text": "Did you remember to buy milk on your way home from work today?"},
          {"speaker": "Ben", "text": "No, I forgot. The shop was already closed when I got there."}]
@@ -39,7 +40,22 @@ def test_rendered_speech_matches_its_script_better_than_a_decoy(dialogue) -> Non
     check = speech_check(item, path, DECOY)
     heard = item.metadata["speech_recognition"]
     assert check.passed, check.detail
-    assert heard["wer"] < 0.9 and heard["decoy_wer"] > heard["wer"] + 0.2
+    assert heard["wer"] <= heard["threshold"] and heard["decoy_wer"] > heard["wer"] + 0.2
+    assert heard["threshold"] in SPEECH_WER_THRESHOLDS.values() and heard["engine"] and heard["transcript"]
+
+
+def test_wer_above_the_recognisers_threshold_fails(dialogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beating the decoy is not enough: the WER must also be within the recogniser's bar."""
+    path, turns = dialogue
+    item = _item(turns)
+    speech_check(item, path, DECOY)
+    heard = item.metadata["speech_recognition"]
+    bar = {name: heard["wer"] - 0.01 for name in SPEECH_WER_THRESHOLDS}
+    monkeypatch.setattr(module, "SPEECH_WER_THRESHOLDS", bar)
+    check = speech_check(_item(turns), path, DECOY)
+    assert not check.passed and "bar" in check.detail
+    monkeypatch.setattr(module, "SPEECH_WER_THRESHOLDS", {name: heard["wer"] for name in bar})
+    assert speech_check(_item(turns), path, DECOY).passed
 
 
 def test_speech_that_says_something_else_fails(dialogue) -> None:

@@ -17,7 +17,7 @@ from tools.pool.roles import MEDIA_ROLES, ROLES, TEXT_ROLES
 from tools.pool.source import Loaded, Source
 
 # Bump when card building changes so cached cards from older code are not reused.
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: unattributed dialogue turns have no speaker
 MAX_LABELS = 64
 _LETTER = re.compile(r"^[A-Z]$")
 

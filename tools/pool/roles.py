@@ -153,13 +153,24 @@ _SPEAKER_KEYS = ("speaker", "role", "name", "from")
 _TEXT_KEYS = ("text", "content", "utterance", "value")
 
 
-def normalise_dialogue(value: Any) -> list[dict[str, str]] | None:
-    """Turns as [{"speaker", "text"}]. Unnamed turns alternate between speakers A and B."""
+def normalise_dialogue(value: Any) -> list[dict[str, str | None]] | None:
+    """Turns as [{"speaker", "text"}], speakers as the source names them.
+
+    When the source does not name the speaker of every turn, every speaker is None (unattributed):
+    guessing by alternation would misattribute consecutive turns by one person, and one named turn
+    among unnamed ones says nothing about who speaks the rest."""
+    turns = _dialogue_turns(value)
+    if turns and any(t["speaker"] is None for t in turns):
+        return [{"speaker": None, "text": t["text"]} for t in turns]
+    return turns
+
+
+def _dialogue_turns(value: Any) -> list[dict[str, str | None]] | None:
     if isinstance(value, str):
         s = value.strip()
         if s.startswith("["):
             try:
-                return normalise_dialogue(load_json(s))
+                return _dialogue_turns(load_json(s))
             except ValueError:
                 pass
         return _dialogue_from_lines([line for line in s.split("\n") if line.strip()])
@@ -167,8 +178,8 @@ def normalise_dialogue(value: Any) -> list[dict[str, str]] | None:
         return None
     if all(isinstance(t, dict) for t in value):
         turns = []
-        for k, t in enumerate(value):
-            speaker = next((text(t[key]) for key in _SPEAKER_KEYS if text(t.get(key))), "AB"[k % 2])
+        for t in value:
+            speaker = next((text(t[key]) for key in _SPEAKER_KEYS if text(t.get(key))), None)
             said = next((text(t[key]) for key in _TEXT_KEYS if text(t.get(key))), None)
             if said:
                 turns.append({"speaker": speaker, "text": said})
@@ -177,19 +188,19 @@ def normalise_dialogue(value: Any) -> list[dict[str, str]] | None:
     named = [_TURN.match(t) for t in strings]
     if strings and all(m and len(m.group(1).split()) <= 3 for m in named):
         return [{"speaker": m.group(1).strip(), "text": m.group(2).strip()} for m in named if m]
-    return [{"speaker": "AB"[k % 2], "text": t} for k, t in enumerate(strings)] or None
+    return [{"speaker": None, "text": t} for t in strings] or None
 
 
-def _dialogue_from_lines(lines: list[str]) -> list[dict[str, str]] | None:
+def _dialogue_from_lines(lines: list[str]) -> list[dict[str, str | None]] | None:
     if not any(_TURN.match(line) for line in lines):
-        return [{"speaker": "AB"[k % 2], "text": line.strip()} for k, line in enumerate(lines)] or None
-    turns: list[dict[str, str]] = []
+        return [{"speaker": None, "text": line.strip()} for line in lines] or None
+    turns: list[dict[str, str | None]] = []
     for line in lines:
         m = _TURN.match(line)
         if m and len(m.group(1).split()) <= 3:
             turns.append({"speaker": m.group(1).strip(), "text": m.group(2).strip()})
         elif turns:  # a wrapped line continues the previous turn
-            turns[-1]["text"] += " " + line.strip()
+            turns[-1]["text"] = f"{turns[-1]['text']} {line.strip()}"
         else:
-            turns.append({"speaker": "A", "text": line.strip()})
+            turns.append({"speaker": None, "text": line.strip()})
     return turns

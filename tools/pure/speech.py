@@ -1,4 +1,8 @@
-"""Offline, deterministic text-to-speech with the espeak-ng binary, and the speak / speak_dialogue tools."""
+"""Offline, deterministic text-to-speech with the espeak-ng binary, and the speak / speak_dialogue tools.
+
+Dialogues also use the optional piper voice (tools/pure/piper_tts.py) for one male or unknown
+speaker when it is installed; voices fit what a speaker's name says about them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -25,6 +29,12 @@ TIMEOUT_S = 30
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _OTHER_LANGUAGE = re.compile(r"\((\S+) \d+\)")
 _VOICE_SPEC = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+/ -]{0,63}")
+PIPER_SPEC = "piper:en_US-joe-medium"  # the colon keeps it from ever reaching espeak-ng as a spec
+# Voices chosen for one dialogue stay this far apart in median f0 when the catalogue allows: the
+# verifier demands 10 Hz (agents/verifier.py MIN_PITCH_GAP_HZ) measured on real turns, which scatter.
+PITCH_SPACING_HZ = 30.0
+NARRATOR = "narrator"  # speak_dialogue's name, in its voices map, for the voice that reads unattributed turns
+Sex = Literal["female", "male"]
 
 
 class SpeechError(RuntimeError):
@@ -33,24 +43,49 @@ class SpeechError(RuntimeError):
 
 @dataclass(frozen=True)
 class Voice:
-    """An espeak-ng voice spec with the prosody that keeps it distinct from the others."""
+    """A voice spec with the prosody that keeps it distinct from the others.
+
+    f0 is the median pitch tools.pure.audio.estimate_pitch measures on three sentences; 0 when unknown."""
 
     spec: str
     pitch: int
     rate: int
+    sex: Sex | None = None
+    f0: float = 0.0
 
 
 # Each voice is a language + variant that espeak-ng really applies (in espeak-ng 1.51 a variant
 # after "en-gb" is silently ignored, so British voices use "en"), spread over the pitch range.
-# Comments give the median f0 that tools.pure.audio.estimate_pitch measures on a sentence.
 VOICES: list[Voice] = [
-    Voice("en-us+m3", pitch=40, rate=160),  # ~95 Hz
-    Voice("en+f3", pitch=60, rate=155),  # ~228 Hz
-    Voice("en-us+m7", pitch=85, rate=165),  # ~146 Hz
-    Voice("en-029+f2", pitch=40, rate=160),  # ~177 Hz
-    Voice("en-us+m1", pitch=20, rate=150),  # ~72 Hz
-    Voice("en-us+f4", pitch=95, rate=170),  # ~293 Hz
+    Voice("en-us+m3", pitch=40, rate=160, sex="male", f0=95),
+    Voice("en+f3", pitch=60, rate=155, sex="female", f0=228),
+    Voice("en-us+m7", pitch=85, rate=165, sex="male", f0=146),
+    Voice("en-029+f2", pitch=40, rate=160, sex="female", f0=177),
+    Voice("en-us+m1", pitch=20, rate=150, sex="male", f0=71),
+    Voice("en-us+f4", pitch=95, rate=170, sex="female", f0=294),
 ]
+PIPER_VOICE = Voice(PIPER_SPEC, pitch=DEFAULT_PITCH, rate=DEFAULT_RATE, sex="male", f0=95)  # pitch, rate unused
+
+# What a speaker's name says about them. Titles and role words outrank names ("Mrs Paul" is a woman);
+# W/M/F are the listening-test labels (W: ..., M: ...).
+_FEMALE_WORDS = frozenset(
+    "mrs ms miss madam madame ma'am lady woman women girl mother mom mum mommy mummy wife daughter sister "
+    "aunt auntie grandmother grandma granny queen princess female she her actress waitress hostess nun "
+    "bride girlfriend niece stewardess landlady saleswoman businesswoman policewoman w f".split())
+_MALE_WORDS = frozenset(
+    "mr sir man men boy father dad daddy husband son brother uncle grandfather grandpa king prince male he "
+    "him actor waiter monk groom boyfriend nephew steward landlord salesman businessman policeman m".split())
+_FEMALE_NAMES = frozenset(
+    "aisha ana anna bella beth carmen catherine chloe dora elena ella emily emma fatima freya gina grace hana "
+    "helen ines iris isla jade jane jennifer jessica julia karen kate laura lena linda lisa lucy maria mary "
+    "maya mia nadia nancy nina nora olivia priya rachel rosa ruth sara sarah sofia sophie susan tara uma "
+    "yara yuki zara zoe".split())
+_MALE_NAMES = frozenset(
+    "adam amir ben bill bob carlos charles chen daniel david dev diego eli emil felix finn frank gabe george "
+    "harry henry hiro hugo ivan jack james jim joe john jonas karl kofi leo liam lucas marco mark mateo "
+    "michael mike noah oliver omar otto paul peter ravi richard robert sam sean steve thomas tom victor "
+    "walter william xavier".split())
+_WORD = re.compile(r"[a-z']+")
 
 
 def espeak_available() -> bool:
@@ -73,23 +108,23 @@ def render_dialogue(
 ) -> tuple[np.ndarray, list[dict]]:
     """Speak each turn in its speaker's voice with `pause_ms` of silence between turns.
 
-    Speakers get VOICES in order of first appearance unless `voices` maps them. Returns the
-    waveform and one {"turn", "speaker", "voice", "start", "end", "text"} per turn: start and end
-    in seconds bound exactly that turn's samples; text is what was spoken (whitespace-normalised,
-    capped at MAX_TEXT_CHARS).
+    Speakers get voices by `assign_voices`; a turn whose speaker is None (the source does not say
+    who speaks) is read by one narrator voice. Returns the waveform and one {"turn", "speaker",
+    "voice", "start", "end", "text"} per turn: start and end in seconds bound exactly that turn's
+    samples; text is what was spoken (whitespace-normalised, capped at MAX_TEXT_CHARS).
     """
     if not turns:
         raise SpeechError("a dialogue needs at least one turn")
-    assigned = assign_voices([str(t["speaker"]) for t in turns], voices)
+    speakers = [None if t.get("speaker") is None else str(t["speaker"]) for t in turns]
+    assigned = assign_voices(speakers, voices)
     pause = np.zeros(round(pause_ms * sample_rate / 1000), dtype=np.float32)
     pieces: list[np.ndarray] = []
     timeline: list[dict] = []
     cursor = 0
-    for i, turn in enumerate(turns):
-        speaker = str(turn["speaker"])
+    for i, (turn, speaker) in enumerate(zip(turns, speakers)):
         voice = assigned[speaker]
         text = clean_text(str(turn["text"]))
-        speech = synthesize(text, voice.spec, voice.rate, voice.pitch, sample_rate)
+        speech = speak_as(voice, text, sample_rate)
         if pieces:
             pieces.append(pause)
             cursor += len(pause)
@@ -102,26 +137,73 @@ def render_dialogue(
     return np.concatenate(pieces), timeline
 
 
-def assign_voices(speakers: list[str], voices: dict[str, str] | None = None) -> dict[str, Voice]:
-    """One voice per distinct speaker: the given spec, else the next unused catalogue voice."""
+def speak_as(voice: Voice, text: str, sample_rate: int = 16000) -> np.ndarray:
+    """`text` in `voice`: piper for PIPER_SPEC, espeak-ng for every other spec."""
+    if voice.spec != PIPER_SPEC:
+        return synthesize(text, voice.spec, voice.rate, voice.pitch, sample_rate)
+    from tools.pure.piper_tts import synthesize_piper  # piper_tts imports this module
+
+    try:
+        return synthesize_piper(text, sample_rate)
+    except ToolError as exc:
+        raise SpeechError(str(exc)) from None
+
+
+def catalogue() -> list[Voice]:
+    """The voices dialogues draw from, preferred first: piper's when installed, then espeak-ng's."""
+    from tools.pure.piper_tts import piper_available  # piper_tts imports this module
+
+    return [PIPER_VOICE, *VOICES] if piper_available() else list(VOICES)
+
+
+def speaker_sex(speaker: str) -> Sex | None:
+    """"female" or "male" when the speaker's label says so ("Mrs Smith", "mother", "W", "Catherine"), else None."""
+    words = _WORD.findall(speaker.lower())
+    for word in words:
+        if word in _FEMALE_WORDS:
+            return "female"
+        if word in _MALE_WORDS:
+            return "male"
+    first = words[0] if words else ""
+    return "female" if first in _FEMALE_NAMES else "male" if first in _MALE_NAMES else None
+
+
+def assign_voices(speakers: list[str | None], voices: dict[str, str] | None = None) -> dict[str | None, Voice]:
+    """One voice per distinct speaker, in order of first appearance.
+
+    A speaker mapped in `voices` gets that spec. Others get the first free catalogue voice of the
+    sex their label implies (any voice when it implies none) that keeps PITCH_SPACING_HZ from the
+    voices taken; failing that, the free fitting voice farthest in pitch from them. None, the
+    unknown speaker, gets the narrator: the first catalogue voice not mapped to a named speaker.
+    """
     given = voices or {}
-    order = list(dict.fromkeys(speakers))
-    free = iter(v for v in VOICES if v.spec not in given.values())
-    assigned: dict[str, Voice] = {}
-    for speaker in order:
-        if speaker in given:
+    voices_in = catalogue()
+    taken = [voice_for(spec) for spec in given.values()]
+    assigned: dict[str | None, Voice] = {}
+    for speaker in dict.fromkeys(speakers):
+        if speaker is not None and speaker in given:
             assigned[speaker] = voice_for(given[speaker])
             continue
-        voice = next(free, None)
-        if voice is None:
-            raise SpeechError(f"{len(order)} speakers but only {len(VOICES)} distinct voices; map the rest")
-        assigned[speaker] = voice
+        free = [v for v in voices_in if v not in taken]
+        if speaker is None:
+            assigned[None] = free[0] if free else voices_in[0]
+            continue
+        sex = speaker_sex(speaker)
+        fitting = [v for v in free if sex is None or v.sex in (sex, None)] or free
+        if not fitting:
+            raise SpeechError(f"{len(set(speakers))} speakers but only {len(voices_in)} distinct voices; "
+                              f"map the rest in `voices`")
+        gap = {v.spec: min((abs(v.f0 - t.f0) for t in taken), default=float("inf")) for v in fitting}
+        voice = next((v for v in fitting if gap[v.spec] >= PITCH_SPACING_HZ), None)
+        assigned[speaker] = voice or max(fitting, key=lambda v: gap[v.spec])
+        taken.append(assigned[speaker])
     return assigned
 
 
 def voice_for(spec: str) -> Voice:
-    """The catalogue entry for `spec`, or `spec` with neutral prosody."""
-    return next((v for v in VOICES if v.spec == spec), Voice(spec, pitch=DEFAULT_PITCH, rate=DEFAULT_RATE))
+    """The catalogue entry for `spec` (PIPER_SPEC included), or `spec` with neutral prosody."""
+    known = [PIPER_VOICE, *VOICES]
+    return next((v for v in known if v.spec == spec), Voice(spec, pitch=DEFAULT_PITCH, rate=DEFAULT_RATE))
 
 
 @functools.cache
@@ -158,14 +240,15 @@ class SpeakParams(BaseModel):
 
 
 class Turn(BaseModel):
-    speaker: str = Field(min_length=1, max_length=64, description="Who speaks this turn.")
+    speaker: str | None = Field(min_length=1, max_length=64, description="Who speaks this turn; null when the "
+                                "source does not say (such turns are read by one narrator voice).")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What they say.")
 
 
 class SpeakDialogueParams(BaseModel):
     turns: list[Turn] = Field(min_length=1, max_length=50, description="The turns, in order.")
-    voices: dict[str, str] | None = Field(None, description="Speaker -> espeak-ng voice spec; speakers left "
-                                          "out get distinct catalogue voices in order of appearance.")
+    voices: dict[str, str] | None = Field(None, description=f"Speaker -> espeak-ng voice spec (or {PIPER_SPEC}); "
+                                          "speakers left out get distinct catalogue voices that fit their names.")
     pause_ms: int = Field(400, ge=0, le=5000, description="Silence between turns in milliseconds.")
     sample_rate: int = Field(16000, ge=8000, le=48000, description="Sample rate of the WAV in Hz.")
     out: WavOutput
@@ -181,17 +264,19 @@ def speak(p: SpeakParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
     return [path], {"duration_s": len(samples) / p.sample_rate, "voice": p.voice, "engine": "espeak-ng"}
 
 
-@tool("speak_dialogue", SpeakDialogueParams, "Render a dialogue with one espeak-ng voice per speaker and a "
-      "pause between turns into a 16-bit mono WAV; reports each turn's start and end in seconds.")
+@tool("speak_dialogue", SpeakDialogueParams, "Render a dialogue with one voice per speaker (espeak-ng, and piper "
+      "when installed; female or male where the name says) and a pause between turns into a 16-bit mono WAV; "
+      "reports each turn's start and end in seconds.")
 def speak_dialogue(p: SpeakDialogueParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
     try:
         samples, timeline = render_dialogue([t.model_dump() for t in p.turns], p.voices, p.pause_ms, p.sample_rate)
     except SpeechError as exc:
         raise ToolError(str(exc)) from None
     path = save_output(ws, p.out, samples, p.sample_rate)
-    voices = {t["speaker"]: t["voice"] for t in timeline}
+    voices = {NARRATOR if t["speaker"] is None else t["speaker"]: t["voice"] for t in timeline}
+    engines = sorted({"piper" if v == PIPER_SPEC else "espeak-ng" for v in voices.values()})
     return [path], {"turns": timeline, "voices": voices, "duration_s": len(samples) / p.sample_rate,
-                    "engine": "espeak-ng"}
+                    "engine": "+".join(engines)}
 
 
 def clean_text(text: str) -> str:
