@@ -25,18 +25,22 @@ def _env(tmp_path: Path, row: Row, card: DatasetCard | None = None) -> StepEnv:
     return StepEnv(pool=pool, card=card, row=row, store=RunStore(tmp_path / "run"), item_id="i1", seed=7)
 
 
-def test_label_distractors_are_the_most_confusable_labels(tmp_path: Path) -> None:
-    card = DatasetCard(id="birds", name="birds", path="birds", layout="folder", data_file="birds/data.jsonl",
-                       answer_kind="label", label_space=LABELS)
-    row = Row(dataset="birds", sample_id="1", values={"answer": "Bank Swallow"})
-    draft = Draft()
-    run_step(Step(tool="label_choices", params={"n_options": 4, "candidates": 3}), draft, _env(tmp_path, row, card))
-    assert draft.answer_text == "Bank Swallow" and len(draft.choices) == 4
-    assert set(draft.choices) == {"Bank Swallow", "Barn Swallow", "Cliff Swallow", "Tree Swallow"}
+def test_label_distractors_are_other_labels_of_the_dataset_and_stable(tmp_path: Path) -> None:
+    pool_dir = tmp_path / "pool"
+    write_dataset(pool_dir, "birds", [{"id": str(i), "label": label} for i, label in enumerate(LABELS * 3)])
+    pool = Pool(pool_dir, cache_dir=tmp_path / "cache")
+
+    def drawn() -> Draft:
+        draft = Draft()
+        env = StepEnv(pool=pool, card=pool.card("birds"), row=pool.row("birds", "0"),
+                      store=RunStore(tmp_path / "run"), item_id="i1", seed=7)
+        run_step(Step(tool="label_choices", params={"n_options": 4}), draft, env)
+        return draft
+
+    draft = drawn()
+    assert draft.answer_text == "Bank Swallow" and len(set(draft.choices)) == 4 and set(draft.choices) <= set(LABELS)
     assert draft.choices[ord(draft.answer) - ord("A")] == "Bank Swallow"
-    again = Draft()
-    run_step(Step(tool="label_choices", params={"n_options": 4, "candidates": 3}), again, _env(tmp_path, row, card))
-    assert again.choices == draft.choices  # same seed, same item: same order
+    assert drawn().choices == draft.choices  # same seed, same item: same options in the same order
 
 
 @pytest.mark.parametrize(("answer", "letter", "text"), [("B", "B", "3"), ("3", "B", "3"), ("c", "C", "4")])
@@ -59,7 +63,7 @@ def test_registry_refuses_unknown_tools_and_bad_parameters(tmp_path: Path) -> No
     with pytest.raises(StepError, match="unknown tool 'shell'"):
         run_step(Step(tool="shell", params={"cmd": "rm -rf /"}), Draft(), _env(tmp_path, row))
     with pytest.raises(StepError, match="bad parameters for perturb_image"):
-        run_step(Step(tool="perturb_image", params={"op": "explode"}), Draft(), _env(tmp_path, row))
+        run_step(Step(tool="perturb_image", params={"ops": [{"op": "explode"}]}), Draft(), _env(tmp_path, row))
 
 
 def test_run_store_skips_a_torn_last_line_and_never_writes_an_id_twice(tmp_path: Path) -> None:
@@ -80,21 +84,3 @@ def test_run_store_skips_a_torn_last_line_and_never_writes_an_id_twice(tmp_path:
     assert fresh.add_item(item.model_copy(update={"id": "c"})) is True
     assert [i["id"] for i in RunStore(tmp_path / "run").items()] == ["a", "c"]
     assert json.loads((store.root / "items.jsonl").read_text().splitlines()[0])["id"] == "a"
-
-
-def test_reply_distractors_are_close_but_never_near_copies(tmp_path: Path) -> None:
-    replies = {"d0": "I'll meet you at the station at noon.", "d1": "I'll meet you at the station at noon!",
-               "d2": "Meet me at the station at one, then.", "d3": "I'll meet you at the bus stop at noon.",
-               "d4": "The cat is asleep on the sofa.", "d5": "Pasta sounds good for dinner tonight.",
-               "d6": "My brother plays the violin badly."}
-    pool_dir = tmp_path / "pool"
-    write_dataset(pool_dir, "talk", [{"id": k, "dialogue": [{"speaker": "A", "text": "Where shall we meet?"},
-                                                           {"speaker": "B", "text": "Somewhere central."}],
-                                      "response": v} for k, v in replies.items()])
-    pool = Pool(pool_dir, cache_dir=tmp_path / "cache")
-    env = StepEnv(pool=pool, card=pool.card("talk"), row=pool.row("talk", "d0"), store=RunStore(tmp_path / "run"),
-                  item_id="i1", seed=3)
-    draft = Draft()
-    run_step(Step(tool="response_choices", params={"n_options": 3, "candidates": 2}), draft, env)
-    assert draft.answer_text == replies["d0"]
-    assert set(draft.choices) == {replies["d0"], replies["d2"], replies["d3"]}  # closest, the near-copy d1 left out

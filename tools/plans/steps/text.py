@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
+from state.models import Row
 from tools.plans.steps.core import Draft, StepEnv, StepError, register, row_answers, row_text
 from tools.text import LETTERS, norm, similarity
 
@@ -22,13 +26,93 @@ def nli_label(text: object) -> str:
 
 
 MAX_DISTRACTOR_SIMILARITY = 0.8
+MAX_DRAWS = 100
+
+# Distractors are drawn so that the truth is exchangeable with them: given the option set, every option
+# is equally likely to be the key. Drawing the truth's nearest neighbours made it the set's centre (a
+# solver picking the option most like the others scored 68% on car logos); drawing the other options from
+# the dataset's answers by conditional Poisson sampling (P(set) proportional to the product of its
+# members' weights), with weights fitted so that each answer's share of option sets matches its share of
+# keys, leaves option-only solvers (most central, longest, most frequent answer, ...) at chance.
 
 
-def _confusable(truth: str, others: list[str], n: int, candidates: int, rng: random.Random) -> list[str]:
-    """`n` distractors drawn (seeded) from the `candidates` options that look most like `truth`."""
-    ranked = sorted(others, key=lambda x: (-similarity(truth, x), x))
-    return rng.sample(ranked[: max(candidates, n)], min(n, len(ranked)))
+def _elementary_symmetric(w: np.ndarray, size: int) -> list[float]:
+    """e_0..e_size of `w`, from its power sums by Newton's identities (vectorised over w)."""
+    power = [float(np.sum(w**i)) for i in range(size + 1)]
+    e = [1.0]
+    for m in range(1, size + 1):
+        e.append(sum((-1) ** (i - 1) * e[m - i] * power[i] for i in range(1, m + 1)) / m)
+    return e
 
+
+def _inclusion(w: np.ndarray, size: int) -> np.ndarray:
+    """Each member's probability of being in a conditional Poisson `size`-set drawn with weights `w`."""
+    e = _elementary_symmetric(w, size)
+    without = np.ones_like(w)  # e_j of w without each member, by e_j(w) = e_j(w-x) + x e_(j-1)(w-x)
+    for j in range(1, size):
+        without = e[j] - w * without
+    return np.clip(w * without / e[size], 0.0, 1.0)
+
+
+@lru_cache(maxsize=64)
+def _calibrated_weights(counts: tuple[int, ...], size: int) -> tuple[float, ...]:
+    """Weights under which each answer is in a `size`-set with probability proportional to how often it
+    keys the dataset (`counts`), so P(key = x | option set) is the same for every x of the set. Fitted by
+    Chen, Dempster and Liu's (1994) fixed point w <- w * target / inclusion(w)."""
+    c = np.asarray(counts, dtype=float)
+    target, cap = size * c / c.sum(), 1 - 1e-6
+    for _ in range(size):  # an answer keying over 1/size of rows is in (nearly) every set: it cannot hide
+        high = target >= cap
+        if not high.any():
+            break
+        target = np.where(high, cap, target * (size - cap * high.sum()) / target[~high].sum())
+    w = c / c.sum()
+    for _ in range(200):
+        inclusion = _inclusion(w, size)
+        if np.allclose(inclusion, target, rtol=1e-9, atol=1e-12):
+            break
+        w = w * target / inclusion
+        w /= w.sum()
+    return tuple(w)
+
+
+def _draw_set(population: list[str], weights: np.ndarray, size: int, rng: random.Random) -> list[str]:
+    """A conditional Poisson `size`-set, one member at a time: a uniformly chosen member of the set is x
+    with probability inclusion(x) / size, and the rest is again such a set among the others."""
+    pool, w, drawn = list(population), weights, []
+    for left in range(size, 0, -1):
+        pick = rng.choices(range(len(pool)), weights=_inclusion(w, left).tolist())[0]
+        drawn.append(pool.pop(pick))
+        w = np.delete(w, pick)
+    return drawn
+
+
+def _exchangeable_distractors(truth: str, counts: dict[str, int], n: int, rng: random.Random) -> list[str]:
+    """`n` distractors for `truth` from the answers of a dataset (answer -> how many rows it keys), drawn so
+    the truth is exchangeable with them; no two options of the set are near-copies of each other."""
+    labels = sorted(counts, key=norm)
+    size = min(n + 1, len(labels))
+    # When every answer is in every set there is nothing to weigh.
+    weights = _calibrated_weights(tuple(counts[x] for x in labels), size) if size < len(labels) else [1.0] * size
+    others = [(x, w) for x, w in zip(labels, weights) if norm(x) != norm(truth)]
+    population, odds = [x for x, _ in others], np.array([w for _, w in others])
+    for _ in range(MAX_DRAWS):  # a set holding near-copies is drawn again: the rule is the same for every member
+        options = [truth, *_draw_set(population, odds, size - 1, rng)]
+        if all(similarity(a, b) < MAX_DISTRACTOR_SIMILARITY for i, a in enumerate(options) for b in options[i + 1:]):
+            return options[1:]
+    raise StepError(f"no {size} options that are not near-copies of each other in {len(labels)} answers")
+
+
+def _answer_counts(rows: list[Row], keep: Callable[[str], bool]) -> dict[str, int]:
+    """How many rows each single answer keys (answers compared in normal form, first spelling kept)."""
+    counts: dict[str, int] = {}
+    spelling: dict[str, str] = {}
+    for row in rows:
+        for answer in row_answers(row)[:1]:
+            if keep(answer):
+                key = spelling.setdefault(norm(answer), answer)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 class PromptParams(BaseModel):
@@ -49,25 +133,25 @@ def compose_question(draft: Draft, env: StepEnv, p: PromptParams) -> list[Path]:
 
 class LabelChoiceParams(BaseModel):
     n_options: int = 4
-    candidates: int = 8
 
 
-@register("label_choices", LabelChoiceParams)
+@register("label_choices", LabelChoiceParams, version="2")
 def label_choices(draft: Draft, env: StepEnv, p: LabelChoiceParams) -> list[Path]:
-    """Multiple choice from a class label, distractors drawn from the most confusable labels."""
+    """Multiple choice from a class label, distractors drawn from the label space so the key is exchangeable
+    with them (see `_exchangeable_distractors`)."""
     answers = row_answers(env.row)
-    space = env.card.label_space or []
+    space = {norm(x) for x in env.card.label_space or []}
     if len(answers) != 1:
         raise StepError("row has no single class label")
     label = answers[0]
-    others = [x for x in space if norm(x) != norm(label)]
-    if not others:
+    counts = _answer_counts(env.pool.rows(env.card.id), lambda a: norm(a) in space)
+    if len(counts) < 2:
         raise StepError(f"label space of {env.card.id} is too small for distractors")
     rng = env.rng(f"label_choices:{draft.metadata.get('repair', 0)}")
-    choices = [label, *_confusable(label, others, p.n_options - 1, p.candidates, rng)]
+    choices = [label, *_exchangeable_distractors(label, counts, p.n_options - 1, rng)]
     rng.shuffle(choices)
     draft.choices, draft.answer_text = choices, label
-    draft.metadata["distractors"] = "label space, ranked by confusability"
+    draft.metadata["distractors"] = "label space, weighted by label frequency so the key is exchangeable"
     return []
 
 
@@ -126,26 +210,23 @@ def open_answer(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
 
 class ResponseChoiceParams(BaseModel):
     n_options: int = 4
-    candidates: int = 12
 
 
-@register("response_choices", ResponseChoiceParams)
+@register("response_choices", ResponseChoiceParams, version="2")
 def response_choices(draft: Draft, env: StepEnv, p: ResponseChoiceParams) -> list[Path]:
-    """Next-response multiple choice; distractors are the replies from other dialogues of the dataset
-    that look most like the true one, so surface cues do not give the answer away."""
+    """Next-response multiple choice; distractors are replies from other dialogues of the dataset, drawn so
+    the true reply is exchangeable with them: neither its length, nor its words, nor how central it is
+    tells it apart. A near-copy of another option is never drawn, since it would make the item ambiguous."""
     answers = row_answers(env.row)
     if len(answers) != 1:
         raise StepError("row has no single next response")
     truth = answers[0]
-    others = sorted({a for r in env.pool.rows(env.card.id) if r.sample_id != env.row.sample_id
-                     for a in row_answers(r)[:1] if norm(a) != norm(truth)})
-    # A reply nearly identical to the true one would make the item ambiguous.
-    others = [o for o in others if similarity(truth, o) < MAX_DISTRACTOR_SIMILARITY]
-    if len(others) < p.n_options - 1:
+    counts = _answer_counts(env.pool.rows(env.card.id), lambda a: True)
+    if len(counts) < p.n_options:
         raise StepError(f"{env.card.id} has too few other responses for distractors")
     rng = env.rng(f"response_choices:{draft.metadata.get('repair', 0)}")
-    choices = [truth, *_confusable(truth, others, p.n_options - 1, p.candidates, rng)]
+    choices = [truth, *_exchangeable_distractors(truth, counts, p.n_options - 1, rng)]
     rng.shuffle(choices)
     draft.choices, draft.answer_text = choices, truth
-    draft.metadata["distractors"] = "replies from other dialogues, ranked by closeness to the true reply"
+    draft.metadata["distractors"] = "replies from other dialogues, weighted by frequency so the key is exchangeable"
     return []
