@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from agents.coverage import coverage
 from agents.llm import LLMFactory, choose
 from agents.resources import pool_path, store_for
 from state.context import Context
@@ -18,11 +19,13 @@ from tools.run_store import SPEC
 
 
 class Allocator(Protocol):
-    def propose(self, total: int, subtasks: list[str], groundings: list[Grounding]) -> Allocation: ...
+    def propose(self, total: int, subtasks: list[str], groundings: list[Grounding],
+                fixed: dict[str, int] | None = None) -> Allocation: ...
 
     def diagnose(self, alloc: Allocation, groundings: list[Grounding]) -> list[str]: ...
 
-    def adjust(self, alloc: Allocation, groundings: list[Grounding]) -> Allocation: ...
+    def adjust(self, alloc: Allocation, groundings: list[Grounding],
+               fixed: dict[str, int] | None = None) -> Allocation: ...
 
 
 class OfflineAllocator:
@@ -40,13 +43,29 @@ def _allocator(ctx: Context, get_llm: LLMFactory | None) -> Allocator:
 def spec_of(state: BuildState, ctx: Context, requirement: str) -> BenchmarkSpec:
     """The grounded, allocated spec as the state holds it now."""
     return BenchmarkSpec(requirement=requirement, subtasks=state["subtasks"], groundings=state["groundings"],
-                         allocation=state["allocation"], seed=ctx.seed, decider=ctx.llm, pool=str(pool_path(ctx)))
+                         allocation=state["allocation"], seed=ctx.seed, decider=ctx.llm, pool=str(pool_path(ctx)),
+                         coverage=coverage(state["subtasks"], state.get("not_covered", {})))
+
+
+def _counts(state: BuildState) -> dict[str, int]:
+    """Subtask -> the item count its clause asks for ("20 clock items")."""
+    return {s.id: s.count for s in state["subtasks"] if s.count}
+
+
+def total_for(size: int, state: BuildState) -> int:
+    """The benchmark's size: the counts the requirement fixes, plus --size's rest for the other subtasks
+    (at least one item each); when every subtask has a count, their sum."""
+    fixed = _counts(state)
+    free = len(state["subtasks"]) - len(fixed)
+    return max(size, sum(fixed.values()) + free * solver.MIN_PER_SUBTASK) if free else sum(fixed.values())
 
 
 def make_allocate_node(get_llm: LLMFactory | None = None):
     def allocate(state: BuildState, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
-        alloc = _allocator(ctx, get_llm).propose(ctx.size, [s.id for s in state["subtasks"]], state["groundings"])
+        fixed = _counts(state)
+        alloc = _allocator(ctx, get_llm).propose(total_for(ctx.size, state), [s.id for s in state["subtasks"]],
+                                                 state["groundings"], fixed)
         return {"allocation": alloc, "adjust_rounds": 0,
                 "events": [f"allocate: {[(q.grounding, q.target) for q in alloc.quotas]}"]}
 
@@ -112,7 +131,7 @@ def _why_upstream(found: solver.Diagnosis, available: int, rounds: int, problems
 def make_adjust_node(get_llm: LLMFactory | None = None):
     def adjust(state: BuildState, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
-        alloc = _allocator(ctx, get_llm).adjust(state["allocation"], state["groundings"])
+        alloc = _allocator(ctx, get_llm).adjust(state["allocation"], state["groundings"], _counts(state))
         rounds = state.get("adjust_rounds", 0) + 1
         return {"allocation": alloc, "adjust_rounds": rounds,
                 "events": [f"adjust: round {rounds}: {[(q.grounding, q.target) for q in alloc.quotas]}"]}

@@ -3,31 +3,35 @@ grounding rejects them or allocation runs out of data."""
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Protocol
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from agents.coverage import nothing_served
 from agents.llm import LLMFactory, choose, stop_for
+from agents.requirement_terms import (
+    alignment_query,
+    audio_noise,
+    clauses,
+    forbids_images,
+    image_degradations,
+    keyword_match,
+    modality_cues,
+    requested_count,
+    unsupported,
+)
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState
-from state.models import Modality, Subtask
+from state.models import DatasetCard, Subtask
 from tools.llm import LLMClient, LLMError
 from tools.plans.catalogue import card_digest, recipe_catalogue
 from tools.plans.recipes import RECIPES, Recipe
+from tools.plans.steps import STEPS
 from tools.run_store import safe_name
 from tools.text import content_words
-
-MODALITY_CUES: dict[Modality, tuple[str, ...]] = {
-    "image": ("image", "photo", "picture", "visual", "vision", "screenshot", "diagram", "chart",
-              "figure", "scene", "drawing", "illustration"),
-    "audio": ("spoken", "speech", "audio", "listen", "listening", "voice", "sound", "hear", "heard",
-              "utterance", "podcast"),
-}
-NOISE_KINDS = ("white", "pink", "babble")
 
 
 class Designer(Protocol):
@@ -36,63 +40,81 @@ class Designer(Protocol):
     def revise(self, subtasks: list[Subtask], rejected: dict[str, str], shortfall: int) -> list[Subtask]: ...
 
 
-def _match(token: str, keyword: str) -> bool:
-    # Same word or same 6-letter stem: recognising/recognition, categories/category.
-    return token == keyword or (min(len(token), len(keyword)) >= 5 and token[:6] == keyword[:6])
-
-
 def _hits(words: list[str], recipe: Recipe) -> int:
-    return sum(any(_match(w, k) for k in recipe.keywords) for w in words)
+    return sum(any(keyword_match(w, k) for k in recipe.keywords) for w in words)
 
 
-def _cues(words: list[str]) -> set[Modality]:
-    return {m for m, cues in MODALITY_CUES.items() if any(_match(w, c) for w in words for c in cues)}
+def _honours(recipe: Recipe, settings: dict[str, object]) -> bool:
+    """Whether the recipe's steps take every setting, with these values (a step for synthetic noise
+    cannot honour "recorded" noise)."""
+    card = DatasetCard(id="-", name="-", path="-", layout="folder", data_file="-",
+                       answer_kind=(recipe.answer_kinds or ("none",))[0])
+    taken: set[str] = set()
+    for step in recipe.steps(card):
+        params = STEPS[step.tool].params
+        mine = {k: v for k, v in settings.items() if k in params.model_fields}
+        try:
+            params.model_validate({**step.params, **mine})
+        except ValidationError:
+            return False
+        taken |= set(mine)
+    return taken == set(settings)
 
 
-def _clauses(requirement: str) -> list[str]:
-    parts = re.split(r"[.;,:!?\n]+|\band\b|\bas well as\b|\bplus\b", requirement, flags=re.IGNORECASE)
-    return [p.strip() for p in parts if content_words(p)]
-
-
-def _settings(requirement: str) -> dict[str, object]:
-    """Audio settings the requirement states: background noise, its kind and SNR."""
-    text = requirement.lower()
-    settings: dict[str, object] = {}
-    snr = re.search(r"(-?\d+(?:\.\d+)?)\s*db", text)
-    if snr or re.search(r"\bnois[ey]|\bbackground\b", text):
-        settings["noise"] = next((k for k in NOISE_KINDS if k in text), "pink")
-        settings["snr_db"] = float(snr.group(1)) if snr else 10.0
-    return settings
+def _settings(recipe: Recipe, clause: str) -> dict[str, object]:
+    """What the clause fixes for items of this recipe's modality."""
+    if recipe.modality == "image" or recipe.media == "image":
+        ops = image_degradations(clause)
+        return {"ops": ops} if ops else {}
+    if recipe.modality == "audio":
+        return audio_noise(clause)
+    return {}
 
 
 class OfflineDesigner:
     """Rules over the recipe library: each clause of the requirement is one evaluation dimension, a
     subtask of its own, realised by the recipe whose keywords it hits most among recipes of the
-    modality the clause names. Two clauses may share a recipe and stay two subtasks."""
+    modality the clause names and that can apply what the clause fixes (a degradation, a noise).
+    Two clauses may share a recipe and stay two subtasks. A clause no recipe serves is reported in
+    `not_covered`, with why."""
+
+    def __init__(self) -> None:
+        self.not_covered: dict[str, str] = {}
 
     def propose(self, requirement: str) -> list[Subtask]:
-        settings = _settings(requirement)
         subtasks: list[Subtask] = []
         taken: set[str] = set()
-        for clause in _clauses(requirement):
+        no_images = forbids_images(requirement)
+        for clause in clauses(requirement):
+            why = unsupported(clause)
+            if why:
+                self.not_covered[clause] = why
+                continue
             words = content_words(clause)
-            cues = _cues(words)
+            cues = modality_cues(words)
             # A clause naming a modality keeps to its recipes; otherwise every recipe competes on
             # keywords, text first on a tie.
-            allowed = [r for r in RECIPES.values() if not cues or r.modality in cues]
-            ranked = sorted(allowed, key=lambda r: (-_hits(words, r), r.modality != "text"))
-            if not ranked or _hits(words, ranked[0]) == 0:
+            allowed = [r for r in RECIPES.values() if (not cues or r.modality in cues)
+                       and not (no_images and "image" in r.carries)]
+            ranked = [r for r in sorted(allowed, key=lambda r: (-_hits(words, r), r.modality != "text"))
+                      if _hits(words, r)]
+            able = [r for r in ranked if _honours(r, _settings(r, clause))]
+            if not able:
+                self.not_covered[clause] = _why_not(clause, ranked, no_images)
                 continue
-            best, rest = ranked[0], ranked[1:]
+            # Recipes the clause also hits come next; other able recipes of the modality are a last resort.
+            best = able[0]
+            rest = able[1:] + [r for r in allowed if r not in able and r.modality == best.modality
+                               and _honours(r, _settings(r, clause))]
             sid = _dimension_id(best.id, clause, taken)
             subtasks.append(Subtask(
                 id=sid,
                 **_realised_by(best, sid, clause),
-                keywords=words,
+                keywords=content_words(alignment_query(clause)) or words,
                 clause=clause,
-                # Recipes the clause also hits come first; same-modality ones are a last resort.
-                alternatives=[r.id for r in rest if _hits(words, r)] + [r.id for r in rest if not _hits(words, r)],
-                settings=settings if best.modality == "audio" else {},
+                alternatives=[r.id for r in rest],
+                settings=_settings(best, clause),
+                count=requested_count(clause),
             ))
         return subtasks
 
@@ -113,6 +135,14 @@ class OfflineDesigner:
         return kept
 
 
+def _why_not(clause: str, ranked: list[Recipe], no_images: bool) -> str:
+    if ranked:
+        asked = ", ".join(sorted({*(d["op"] for d in image_degradations(clause)), *audio_noise(clause)}))
+        return (f"it asks for {asked}, which no recipe that tests it ({', '.join(r.id for r in ranked)}) "
+                "can apply")
+    return "no offline recipe tests this" + (" without images" if no_images else "")
+
+
 def _dimension_id(recipe_id: str, clause: str, taken: set[str]) -> str:
     """The recipe's id for the first subtask realised by it; a later one adds its clause's words."""
     if recipe_id not in taken:
@@ -126,6 +156,7 @@ def _switch(sub: Subtask, recipe_id: str, taken: set[str]) -> Subtask:
     recipe = RECIPES[recipe_id]
     sid = _dimension_id(recipe.id, sub.clause, taken)
     return sub.model_copy(update={"id": sid, **_realised_by(recipe, sid, sub.clause),
+                                  "settings": _settings(recipe, sub.clause),
                                   "alternatives": [r for r in sub.alternatives if r != recipe_id]})
 
 
@@ -217,7 +248,7 @@ class LLMDesigner:
             subtasks.append(Subtask(id=sid, name=proposed.name, description=proposed.description, recipe=recipe.id,
                                     modality=recipe.modality, keywords=[k for k in proposed.keywords if k][:8],
                                     clause=proposed.clause,
-                                    settings=_settings(self.requirement) if recipe.modality == "audio" else {}))
+                                    settings=_settings(recipe, proposed.clause)))
         return subtasks
 
     def _refine(self, subtasks: list[Subtask], decision: str, reasons: list[str]) -> list[Subtask]:
@@ -253,10 +284,6 @@ def _unique(slug: str, taken: set[str]) -> str:
     return sid
 
 
-def _recipe_list() -> str:
-    return "; ".join(f"{r.id} ({r.title})" for r in RECIPES.values())
-
-
 def _designed(designer: Designer, state: BuildState, requirement: str) -> tuple[list[Subtask], str]:
     """The first proposal, or the revision of the last design after it was sent back."""
     if "subtasks" not in state:
@@ -266,6 +293,19 @@ def _designed(designer: Designer, state: BuildState, requirement: str) -> tuple[
     subtasks = designer.revise(state["subtasks"], rejected, shortfall)
     return subtasks, f"design: round {state.get('design_rounds', 0) + 1} revised to {[s.id for s in subtasks]} " \
                      f"after {rejected or shortfall}"
+
+
+def _not_covered(designer: Designer) -> dict[str, str]:
+    found = getattr(designer, "not_covered", {})
+    return {n.clause: n.why for n in found} if isinstance(found, list) else dict(found)
+
+
+def _dropped(state: BuildState, subtasks: list[Subtask]) -> dict[str, str]:
+    """Clauses of subtasks grounding sent back that no subtask of the new design serves any more."""
+    rejected, served = state.get("rejected_subtasks", {}), {s.clause for s in subtasks}
+    first = state.get("first_rejections", {})
+    return {s.clause: first.get(s.clause, rejected[s.id]) for s in state.get("subtasks", [])
+            if s.id in rejected and s.clause not in served}
 
 
 def make_design_node(get_llm: LLMFactory | None = None):
@@ -290,23 +330,19 @@ def make_design_node(get_llm: LLMFactory | None = None):
             subtasks, event = _designed(designer, state, requirement)
         if ctx.snr_db is not None:  # an explicit SNR in the context beats the requirement's words
             for sub in subtasks:
-                if sub.modality == "audio":
-                    sub.settings = {"noise": sub.settings.get("noise", "pink"), "snr_db": ctx.snr_db}
-        update = {"subtasks": subtasks, "design_rounds": rounds, "events": [*events, event]}
-        if isinstance(designer, LLMDesigner):
-            update["not_covered"] = {n.clause: n.why for n in designer.not_covered}
-        if "subtasks" in state and subtasks and _shape(subtasks) == _shape(state["subtasks"]):
-            reasons = "; ".join(dict.fromkeys(state.get("design_feedback", [])))
-            return Command(goto="assemble", update={**update, "status": "refused", "message":
-                           f"the design has no alternative left to try: {reasons}"})
+                wanted = {**sub.settings, "noise": sub.settings.get("noise", "pink"), "snr_db": ctx.snr_db}
+                if sub.recipe in RECIPES and _honours(RECIPES[sub.recipe], wanted):
+                    sub.settings = wanted
+        not_covered = {**state.get("not_covered", {}), **_not_covered(designer), **_dropped(state, subtasks)}
+        served = {s.clause for s in subtasks}
+        update = {"subtasks": subtasks, "design_rounds": rounds, "events": [*events, event],
+                  "not_covered": {c: why for c, why in not_covered.items() if c not in served}}
         if not subtasks:
-            reasons = "; ".join(state.get("design_feedback", []))
-            message = (
-                f"no recipe fits the requirement {requirement!r}"
-                + (f" with this pool ({reasons})" if reasons else "")
-                + f". Recipes cover: {_recipe_list()}. Rephrase the requirement in those terms or add data."
-            )
-            return Command(goto="assemble", update={**update, "status": "refused", "message": message})
+            return Command(goto="assemble", update={**update, "status": "refused",
+                                                    "message": nothing_served(update["not_covered"], pool_for(ctx))})
+        if "subtasks" in state and _shape(subtasks) == _shape(state["subtasks"]):
+            # Nothing left to try: grounding keeps what it grounded and reports the rest.
+            update["design_rounds"] = max(rounds, ctx.max_design_rounds)
         return Command(goto="grounding", update=update)
 
     return design

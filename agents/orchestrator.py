@@ -25,16 +25,16 @@ class Orchestrator(Protocol):
 
 
 class OfflineOrchestrator:
-    """Per-sample choices by seeded rules: which degradation an image gets, and how strong."""
+    """Per-sample choices by seeded rules: which degradation an image gets when the subtask names none."""
 
     def specialise(self, grounding: Grounding, row: Row, seed: int) -> dict[str, dict[str, Any]]:
         from tools.pure.images import PERTURBATIONS
 
         overrides: dict[str, dict[str, Any]] = {}
-        if any(s.tool == "perturb_image" for s in grounding.plan.steps):
+        if any(s.tool == "perturb_image" and not s.params.get("ops") for s in grounding.plan.steps):
             rng = random.Random(f"{seed}:{grounding.key}:{row.sample_id}:perturb")
             op = rng.choice(sorted(PERTURBATIONS))
-            overrides["perturb_image"] = {"op": op, "params": dict(PERTURBATIONS[op])}
+            overrides["perturb_image"] = {"ops": [{"op": op, "params": dict(PERTURBATIONS[op])}]}
         return overrides
 
 

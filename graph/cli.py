@@ -17,6 +17,7 @@ from typing import Any
 from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -185,6 +186,10 @@ def _report(state: dict[str, Any], run_dir: Path) -> int:
         return _ask_review(state["review"], run_dir)
     status = state.get("status", "refused")
     summary = state.get("summary") or {}
+    for entry in summary.get("coverage", []):  # what was asked, first: served or not, and why
+        clause = escape(repr(entry["clause"]))
+        console.print(f"[green]served[/green] {clause} by {escape(', '.join(entry['subtasks']))}" if entry["served"]
+                      else f"[red]not served[/red] {clause}: {escape(entry['why'])}", highlight=False)
     if summary.get("per_subtask"):
         table = Table(title=f"Benchmark in {run_dir}")
         for col in ("subtask", "target", "accepted", "rejected"):

@@ -15,14 +15,18 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.allocation import spec_of
+from agents.coverage import coverage
 from agents.llm import run_client
 from agents.resources import pool_for, pool_path, store_for
 from graph.run_dirs import RunDirError, ServerRoots, check_run_dir
 from state.context import OFFLINE, Context
 from state.graph_state import MAX_REQUIREMENT_CHARS, REQUIREMENT_PREVIEW_CHARS, BuildState
 from tools.files import write_atomic
+from tools.licences import licence_terms, strictest
 from tools.llm import models_for
 from tools.pool import PoolError
+from tools.quality.blind import blind_report
+from tools.quality.letters import balance_letters, letter_report
 from tools.run_store import CARD, RUN, SPEC, SUMMARY, RunStore
 
 
@@ -75,15 +79,16 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
     lines = [f"# Benchmark: {esc(requirement)}", "",
              f"Built by Benchmark Agent ({esc(summary['decider'])} decider, seed {summary['seed']}). "
              f"Status: {summary['status']}. {summary['accepted']} of {summary['requested']} items.", "",
-             "## Subtasks", ""]
+             "## Coverage", ""]
+    for entry in summary["coverage"]:
+        lines.append(f"- {esc(entry['clause'])}: served by {', '.join(f'`{esc(i)}`' for i in entry['subtasks'])}"
+                     if entry["served"] else f"- {esc(entry['clause'])}: **not served**: {esc(entry['why'])}")
+    lines += ["", "## Subtasks", ""]
     for sub in state.get("subtasks", []):
         got = summary["per_subtask"].get(sub.id, {})
         lines.append(f"- **{esc(sub.name)}** (`{esc(sub.id)}`, {sub.modality}): {esc(sub.description)} "
                      f"{got.get('accepted', 0)} items.")
-    sources = Counter((i["source"]["dataset"], i["source"].get("license") or "unknown") for i in items)
-    if summary["not_covered"]:
-        lines += ["", "## Not covered", ""] + [f"- {esc(clause)}: {esc(why)}"
-                                                for clause, why in summary["not_covered"].items()]
+    sources = Counter((s["dataset"], s.get("license") or "unknown") for i in items for s in _sources(i))
     if "llm" in summary:
         total = summary["llm"]["total"]
         lines += ["", "## Cost", "", f"{total['calls']} LLM calls ({total['cached_calls']} from the cache), "
@@ -91,6 +96,10 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
                   f"${total['cost_usd']:.4f}."]
     lines += ["", "## Sources", "", "| dataset | license | items |", "|---|---|---|"]
     lines += [f"| {esc(d)} | {esc(lic)} | {n} |" for (d, lic), n in sorted(sources.items())]
+    if summary.get("license"):
+        terms = licence_terms(summary["license"])
+        lines += ["", f"The strictest source licence is **{esc(summary['license'])}**"
+                  + (f" ({terms})" if terms else "") + ": it governs how this benchmark as a whole may be shared."]
     lines += ["", "## Files", "",
               "- `items.jsonl`: one item a line (question, choices, answer letter or text, media paths).",
               "- `media/`: images and audio the items reference.", "- `spec.json`: the grounded, allocated spec.",
@@ -102,22 +111,30 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
     return "\n".join(lines) + "\n"
 
 
+def _sources(item: dict) -> list[dict]:
+    """Every source record an item was made from: its own row and any other it drew on (noise, images)."""
+    return [item["source"], *item.get("metadata", {}).get("sources", [])]
+
+
 def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict]) -> dict:
     rejected = store.rejections()
     by_subtask = Counter(i["subtask"] for i in items)
     rejected_by = Counter(r["grounding"].split("@")[0] for r in rejected)
     alloc = state.get("allocation")
     targets = {s.id: alloc.for_subtask(s.id) if alloc else 0 for s in state.get("subtasks", [])}
+    asked = {s.id: s.count for s in state.get("subtasks", []) if s.count}
     run = store.read(RUN)
     return {
-        "requested": ctx.size,
+        "requested": alloc.total if alloc else ctx.size,
         "accepted": len(items),
         "rejected": len(rejected),
-        "per_subtask": {s: {"target": t, "accepted": by_subtask.get(s, 0), "rejected": rejected_by.get(s, 0)}
-                        for s, t in targets.items()},
+        "per_subtask": {s: {"target": t, "accepted": by_subtask.get(s, 0), "rejected": rejected_by.get(s, 0),
+                            **({"asked": asked[s]} if s in asked else {})} for s, t in targets.items()},
         "durations_s": {"total_wall": round(time.time() - run["started"], 2), **store.durations()},
         "decider": ctx.llm,
         "seed": ctx.seed,
+        "coverage": coverage(state.get("subtasks", []), state.get("not_covered", {})),
+        "license": strictest([s.get("license") for i in items for s in _sources(i)]),
         "not_covered": state.get("not_covered", {}),
         **({"llm": _llm_usage(ctx, state["run_dir"])} if ctx.llm != OFFLINE else {}),
     }
@@ -135,18 +152,24 @@ def finish(state: BuildState, ctx: Context) -> dict:
     state, so a damaged one is repaired by finishing again; leftover drafts and media are removed."""
     store = store_for(state["run_dir"])
     items = store.items()
+    balanced = balance_letters(items, ctx.seed)
+    if balanced != items:
+        store.rewrite_items(balanced)
+        items = balanced
     store.tidy(items)
     if state.get("allocation") is not None:  # the final allocation, after any shortfall transfers
         store.write(SPEC, spec_of(state, ctx, store.requirement).model_dump(mode="json"))
     summary = summarise(state, store, ctx, items)
+    summary["quality"] = {"letters": letter_report(items), "blind_solvers": blind_report(items)}
     status = state.get("status", "running")
     message = state.get("message", "")
     if status == "running":
-        short = {s: v for s, v in summary["per_subtask"].items() if v["accepted"] < v["target"]}
+        short = {s: v for s, v in summary["per_subtask"].items()
+                 if v["accepted"] < max(v["target"], v.get("asked", 0))}
         status = "short" if short else "done"
         message = (f"built {summary['accepted']} of {summary['requested']} items" if not short else
                    f"the data ran out: built {summary['accepted']} of {summary['requested']} items; short in "
-                   + ", ".join(f"{s} ({v['accepted']}/{v['target']})" for s, v in short.items())
+                   + ", ".join(f"{s} ({v['accepted']}/{max(v['target'], v.get('asked', 0))})" for s, v in short.items())
                    + ". Add datasets or ask for fewer items.")
     summary.update(status=status, message=message)
     store.write(SUMMARY, summary)

@@ -54,6 +54,7 @@ class BuildState(InputState, OutputState):
     design_feedback: Annotated[list[str], operator.add]  # every reason a design was sent back
     rejected_subtasks: NotRequired[dict[str, str]]
     not_covered: NotRequired[dict[str, str]]  # clause of the requirement -> why no subtask serves it
+    first_rejections: NotRequired[dict[str, str]]  # clause -> why grounding rejected its first-choice recipe
     shortfall: NotRequired[int]
     groundings: NotRequired[list[Grounding]]
     allocation: NotRequired[Allocation]

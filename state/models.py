@@ -82,6 +82,7 @@ class Subtask(BaseModel):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Step parameters the requirement fixes, e.g. snr_db, noise."
     )
+    count: int | None = Field(None, ge=1, le=100_000, description="Items the requirement asks for this subtask.")
 
 
 class Step(BaseModel):
@@ -149,6 +150,8 @@ class BenchmarkSpec(BaseModel):
     seed: int
     decider: str
     pool: str
+    coverage: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per clause of the requirement: the subtasks serving it, or why none does.")
 
 
 class Provenance(BaseModel):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from state.models import Item
-from tools.files import jsonable, write_json
+from tools.files import jsonable, write_atomic, write_json
 
 ITEMS = "items.jsonl"
 REJECTED = "rejected.jsonl"
@@ -108,6 +108,7 @@ class RunStore:
         self.media.mkdir(parents=True, exist_ok=True)
         self._ids: dict[str, tuple[str, str]] | None = None  # accepted id -> source, read from disk once
         self._sources: set[tuple[str, str]] = set()
+        self._fingerprints: dict[str, str] = {}  # accepted items' metadata fingerprint -> id
         self._rejected: set[tuple[str, str]] | None = None  # (grounding, sample id) already logged
         self._requirement: str | None = None
         # A run has one writer (the CLI holds its lock), so a temporary file or a torn last line
@@ -125,6 +126,8 @@ class RunStore:
         if self._ids is None:
             self._ids = {r["id"]: (r["source"]["dataset"], r["source"]["sample_id"]) for r in self.items()}
             self._sources = set(self._ids.values())
+            self._fingerprints = {r["metadata"]["fingerprint"]: r["id"] for r in self.items()
+                                  if r.get("metadata", {}).get("fingerprint")}
         return self._ids
 
     def accepted_ids(self) -> KeysView[str]:
@@ -147,7 +150,21 @@ class RunStore:
         _append_line(self.root / ITEMS, item.model_dump(mode="json"))
         accepted[item.id] = source
         self._sources.add(source)
+        if item.metadata.get("fingerprint"):
+            self._fingerprints[item.metadata["fingerprint"]] = item.id
         return True
+
+    def duplicate_of(self, fingerprint: str) -> str | None:
+        """The id of an accepted item with this fingerprint (same question, options, answer, media)."""
+        self._accepted()
+        return self._fingerprints.get(fingerprint)
+
+    def rewrite_items(self, items: list[dict[str, Any]]) -> None:
+        """Replace items.jsonl with `items` (the same ids, edited) in one atomic rename: the assembler's
+        final pass over finished items, which readers see whole or not at all."""
+        data = "".join(json.dumps(r, ensure_ascii=False, default=jsonable) + "\n" for r in items)
+        write_atomic(self.root / ITEMS, data.encode("utf-8"))
+        self._ids = None  # re-read on next use
 
     def write_draft(self, item: Item) -> str:
         """Park an item awaiting verification on disk; state carries only the returned path."""

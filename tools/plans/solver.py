@@ -115,8 +115,10 @@ class _Programme:
     rows: LinearConstraint
 
 
-def _programme(total: int, subs: list[str], cands: list[Grounding], relaxed: bool, minimum: int) -> _Programme:
-    """The rows, bounds and costs; exhausted flags e_s are pinned to 0 unless `relaxed`."""
+def _programme(total: int, subs: list[str], cands: list[Grounding], relaxed: bool, minimum: int,
+               fixed: dict[str, int]) -> _Programme:
+    """The rows, bounds and costs; exhausted flags e_s are pinned to 0 unless `relaxed`. A subtask in
+    `fixed` gets exactly its count and stays out of the balance."""
     n_g, n_s = len(cands), len(subs)
     lim = np.array([limit(g) for g in cands], dtype=float)
     member = np.array([[g.subtask == s for g in cands] for s in subs], dtype=float).reshape(n_s, n_g)
@@ -126,18 +128,21 @@ def _programme(total: int, subs: list[str], cands: list[Grounding], relaxed: boo
     spread = np.eye(n_g) - share[:, None] * (member.T @ member)  # x_g - share_g * X_s
     z_sg, z_s1, z_ss, z_g1 = np.zeros((n_s, n_g)), np.zeros((n_s, 1)), np.zeros((n_s, n_s)), np.zeros((n_g, 1))
     one_s, eye_g, z_gs = np.ones((n_s, 1)), np.eye(n_g), np.zeros((n_g, n_s))
+    free = np.array([s not in fixed for s in subs])
+    count = np.array([fixed.get(s, 0) for s in subs], dtype=float)
     blocks = [  # (rows over [x | d | lam | e], lower, upper)
         (np.r_[np.ones(n_g), np.zeros(n_g + 1 + n_s)][None, :], total, total),  # size
-        (np.block([[member, z_sg, -one_s, z_ss]]), -np.inf, 0),  # X_s <= lam
-        (np.block([[member, z_sg, -one_s, total * np.eye(n_s)]]), -1, np.inf),  # X_s >= lam - 1 unless e_s
+        (np.block([[member, z_sg, -one_s, z_ss]]), -np.inf, np.where(free, 0, np.inf)),  # X_s <= lam
+        (np.block([[member, z_sg, -one_s, total * np.eye(n_s)]]), np.where(free, -1, -np.inf), np.inf),  # >= lam-1
         (np.block([[member, z_sg, z_s1, -np.diag(np.minimum(lim_s, total + 1))]]), 0, np.inf),  # e_s: at limit
-        (np.block([[member, z_sg, z_s1, z_ss]]), minimum, np.inf),  # minimum
+        (np.block([[member, z_sg, z_s1, z_ss]]), np.where(free, minimum, count),
+         np.where(free, np.inf, count)),  # minimum, or exactly the fixed count
         (np.block([[spread, eye_g, z_g1, z_gs]]), 0, np.inf),  # d_g >= x_g - share_g X_s
         (np.block([[-spread, eye_g, z_g1, z_gs]]), 0, np.inf),  # d_g >= share_g X_s - x_g
     ]
     a = np.vstack([b[0] for b in blocks])
-    lb = np.concatenate([np.full(len(b[0]), b[1], dtype=float) for b in blocks])
-    ub = np.concatenate([np.full(len(b[0]), b[2], dtype=float) for b in blocks])
+    lb = np.concatenate([np.broadcast_to(np.asarray(b[1], dtype=float), len(b[0])) for b in blocks])
+    ub = np.concatenate([np.broadcast_to(np.asarray(b[2], dtype=float), len(b[0])) for b in blocks])
     return _Programme(
         n_g=n_g,
         cost=np.r_[np.zeros(n_g), np.ones(n_g), 0, np.zeros(n_s)],
@@ -171,14 +176,14 @@ def _optimise(p: _Programme) -> np.ndarray | None:
 
 
 def solve(total: int, subtasks: Sequence[str], groundings: Sequence[Grounding], *, relaxed: bool = False,
-          minimum: int = MIN_PER_SUBTASK) -> Allocation | None:
-    """The optimal allocation under the model above (strict balance unless `relaxed`), or None when
-    it is infeasible."""
+          minimum: int = MIN_PER_SUBTASK, fixed: dict[str, int] | None = None) -> Allocation | None:
+    """The optimal allocation under the model above (strict balance unless `relaxed`; the subtasks in
+    `fixed` get exactly their count), or None when it is infeasible."""
     subs = list(dict.fromkeys(subtasks))
     if not subs:
         return Allocation(total=total) if total == 0 else None
     cands = _candidates(subs, groundings)
-    x = _optimise(_programme(total, subs, cands, relaxed, minimum))
+    x = _optimise(_programme(total, subs, cands, relaxed, minimum, fixed or {}))
     if x is None:
         return None
     return _allocation(total, subs, groundings, {g.key: int(x[j]) for j, g in enumerate(cands)})
@@ -198,14 +203,20 @@ def _split(total: int, weights: list[float]) -> list[int]:
     return parts
 
 
-def propose(total: int, subtasks: list[str], groundings: list[Grounding]) -> Allocation:
-    """The balanced allocation; when the data cannot give it, the balanced request (each subtask its
-    even share, split across its groundings by yield) for `diagnose` to explain and `adjust` to repair."""
-    solved = solve(total, subtasks, groundings)
+def propose(total: int, subtasks: list[str], groundings: list[Grounding],
+            fixed: dict[str, int] | None = None) -> Allocation:
+    """The balanced allocation (the subtasks in `fixed` at their count); when the data cannot give it,
+    the balanced request (each subtask its even share or its count, split across its groundings by
+    yield) for `diagnose` to explain and `adjust` to repair."""
+    fixed = fixed or {}
+    solved = solve(total, subtasks, groundings, fixed=fixed)
     if solved is not None:
         return solved
     targets: dict[str, int] = {}
-    for sub, n in zip(subtasks, _split(total, [1.0] * len(subtasks))):
+    free = [s for s in subtasks if s not in fixed]
+    shares = dict(zip(free, _split(total - sum(fixed.values()), [1.0] * len(free))))
+    for sub in subtasks:
+        n = fixed.get(sub, shares.get(sub, 0))
         mine = [g for g in groundings if g.subtask == sub]
         targets.update((g.key, k) for g, k in zip(mine, _split(n, [float(limit(g)) for g in mine])))
     return _allocation(total, subtasks, groundings, targets)
@@ -286,14 +297,17 @@ def diagnose(alloc: Allocation, groundings: list[Grounding]) -> list[str]:
     return examine(alloc, groundings).problems
 
 
-def adjust(alloc: Allocation, groundings: list[Grounding]) -> Allocation:
+def adjust(alloc: Allocation, groundings: list[Grounding], fixed: dict[str, int] | None = None) -> Allocation:
     """Re-solve within the grounded candidates with balance relaxed: the other subtasks take a starved
     one's shortfall. Where the even split is possible it is also the only relaxed answer (a subtask
     below floor(N/n) would be exhausted, forcing more than ceil(N/n) onto subtasks the even split says
     cannot all take it), so a valid balanced request comes back balanced. Beyond what the data yields,
     the most it can, which `diagnose` still rejects. The minimum needs no row here: any relaxed answer
-    meets it whenever it can be met."""
+    meets it whenever it can be met. Counts in `fixed` hold, cut to what their subtask's data yields."""
     subtasks = list(dict.fromkeys(g.subtask for g in groundings))
-    reachable = min(alloc.total, capacity(_candidates(subtasks, groundings)))
-    solved = solve(reachable, subtasks, groundings, relaxed=True, minimum=0)
+    cands = _candidates(subtasks, groundings)
+    reachable = min(alloc.total, capacity(cands))
+    # A count the data cannot give is cut to what it yields; the summary shows the count asked.
+    capped = {s: min(n, sum(limit(g) for g in cands if g.subtask == s)) for s, n in (fixed or {}).items()}
+    solved = solve(reachable, subtasks, groundings, relaxed=True, minimum=0, fixed=capped)
     return Allocation(total=alloc.total, quotas=solved.quotas if solved is not None else [])

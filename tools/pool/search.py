@@ -167,6 +167,10 @@ class CardIndex:
                 score += self.idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / self.avg))
         return score
 
+    def ideal(self, query: str) -> float:
+        """The BM25 that reads as "the card says all of the query" (see the module's docstring)."""
+        return self._ideal(_terms(query))
+
     def _ideal(self, terms: list[str]) -> float:
         """BM25 of an average-length card holding each term once: sum of idf (tf=1, length=avg)."""
         unseen = math.log(1 + (len(self.cards) + 0.5) / 0.5)

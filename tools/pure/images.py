@@ -77,6 +77,22 @@ def perturb(image: np.ndarray, op: PerturbOp, seed: int, **params: Any) -> np.nd
     return _OPS[op](image, np.random.default_rng(seed), **{**PERTURBATIONS[op], **params})
 
 
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image: falls as an image is blurred."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def blockiness(image: np.ndarray) -> float:
+    """Mean step across 8-pixel block edges over the mean step inside blocks: about 1 for a clean
+    image, well above 1 once JPEG at a low quality has cut it into visible 8x8 blocks."""
+    grey = (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image).astype(np.float64)
+    steps = np.abs(np.diff(grey, axis=1))
+    cols = np.arange(steps.shape[1])
+    edge, inner = steps[:, cols % 8 == 7], steps[:, cols % 8 != 7]
+    return float(edge.mean() / max(inner.mean(), 1e-6)) if edge.size and inner.size else 1.0
+
+
 def save_image(path: Path, image: np.ndarray, quality: int = SAVE_QUALITY) -> None:
     """Encode by suffix (.png, .jpg/.jpeg, .webp; `quality` applies to the lossy two), write atomically."""
     ext = _FORMATS.get(path.suffix.lower())

@@ -9,6 +9,7 @@ from pathlib import Path
 from state.models import Check, DatasetCard, Item, Modality, Row, Step, TransformPlan
 from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
+from tools.quality.item_checks import mentioned_media
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Recipe:
     # The recipe's own verifier checks: they re-derive the answer from the source and measure the
     # media the item claims (arguments: the item, its source row, the pool, the run directory).
     checks: Callable[[Item, Row, Pool, Path], list[Check]] = field(default=lambda item, row, pool, root: [])
+    # The skill comes from the steps (mixing voices, degrading, gridding), not from the data: alignment
+    # then judges only what the clause asks of the data, without the recipe's own words.
+    skill_in_steps: bool = False
     # How many distinct items one row yields (windows of one long recording); 1 for most recipes.
     variants: Callable[[Row], int] = field(default=lambda row: 1)
 
@@ -44,13 +48,26 @@ class Recipe:
             stats = card.media_stats(self.media)
             if stats is None or stats.present == 0:
                 return f"{card.id} has no usable {self.media} files"
+        dropped = [m.kind for m in card.media if m.present and m.kind not in self.carries]
+        if dropped:  # its questions are about that media: an item without it is unanswerable
+            return f"{card.id} holds {'/'.join(dropped)} files that recipe {self.id} would drop"
         return self.card_check(card)
+
+    @property
+    def carries(self) -> set[str]:
+        """The media kinds an item of this recipe has."""
+        return {k for k in (self.media, self.modality) if k in ("image", "audio")}
 
     def usable(self, row: Row) -> bool:
         """Whether one row carries what the recipe needs (its answer, roles and media)."""
         if self.media and not row.media.get(self.media):
             return False
         if "answer" in self.roles and row.values.get("answer") in (None, "", []):
+            return False
+        if any(row.media.get(kind) for kind in ("image", "audio") if kind not in self.carries):
+            return False
+        asked = " ".join(str(row.values.get(r, "")) for r in ("question", "instruction", "context"))
+        if mentioned_media(asked) - self.carries:  # "which beaker in the image...", with no image
             return False
         return all(row.values.get(r) not in (None, "", []) for r in self.roles) and self.row_check(row)
 
@@ -80,7 +97,7 @@ def entailment_labels(card: DatasetCard) -> str | None:
 
 
 def label_preservation(card: DatasetCard) -> float:
-    # Four labels fill four options (chance 25%); a larger space gives more confusable distractors.
+    # Four labels fill four options (chance 25%); a larger space gives more varied distractor sets.
     return min(1.0, 0.55 + 0.05 * (len(card.label_space or []) - 4))
 
 

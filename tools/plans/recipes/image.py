@@ -15,8 +15,8 @@ RECIPES: list[Recipe] = [
     Recipe(
         id="image-label-mcq",
         title="Image classification as multiple choice",
-        description="A class label becomes a multiple-choice question with hard distractors from "
-        "the dataset's label space; the image is attached unchanged.",
+        description="A class label becomes a multiple-choice question with distractors drawn from "
+        "the dataset's label space so the key is exchangeable with them; the image is attached unchanged.",
         modality="image",
         keywords=("recognise", "recognize", "recognising", "recognizing", "recognition", "identify",
                   "classify", "classification", "categorie", "category", "fine", "grained", "species",
@@ -35,7 +35,9 @@ RECIPES: list[Recipe] = [
         description="An image question is asked on a resized, blurred, noisy or JPEG-compressed copy "
         "of its image; the answer must not change.",
         modality="image",
-        keywords=("robust", "robustness", "perturbation", "perturbed", "blur", "blurry", "noise",
+        skill_in_steps=True,
+        keywords=("robust", "robustness", "perturbation", "perturbed", "blur", "blurry", "blurred", "noise",
+                  "compressed", "pixelated", "resolution", "downscaled", "grainy", "artefacts", "artifacts",
                   "noisy", "degraded", "degradation", "corrupted", "corruption", "jpeg", "compression",
                   "quality", "low"),
         roles=("answer",),
@@ -43,7 +45,7 @@ RECIPES: list[Recipe] = [
         media="image",
         steps=lambda card: [
             Step(tool="attach_image"),
-            Step(tool="perturb_image", params={"op": "blur"}),
+            Step(tool="perturb_image"),
             question_step(IMAGE_LABEL_Q),
             Step(tool="label_choices") if card.answer_kind == "label" else Step(tool="source_choices"),
         ],

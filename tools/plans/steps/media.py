@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tools.plans.steps.core import Draft, StepEnv, StepError, register
 from tools.plans.steps.text import NoParams
@@ -31,27 +31,40 @@ def attach_image(draft: Draft, env: StepEnv, p: NoParams) -> list[Path]:
     return [target]
 
 
-class PerturbParams(BaseModel):
+class Degradation(BaseModel):
     op: Literal["resize", "blur", "noise", "jpeg"]
     params: dict[str, float] = {}
 
 
+class PerturbParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a plan's misspelt key is an error, not a silent default
+
+    # Applied in order to every item; empty: the orchestrator picks one per sample (a general
+    # robustness subtask that names no degradation).
+    ops: list[Degradation] = []
+
+
 @register("perturb_image", PerturbParams)
 def perturb_image(draft: Draft, env: StepEnv, p: PerturbParams) -> list[Path]:
-    """Degrade the attached image with the registered image tool; question and answer stay as they are."""
+    """Degrade the attached image with the registered image tools, one after another; question and
+    answer stay as they are."""
     if not draft.image:
         raise StepError("perturb_image needs an attached image")
-    params = {"image": env.store.relative(draft.image[0]), **p.params,
-              "out": env.media_name(".jpg" if p.op == "jpeg" else ".png")}
-    if p.op == "noise":
-        params["seed"] = env.rng("perturb").randrange(2**31)
-    result = env.call(draft, f"{p.op}_image", params)
-    target = env.store.root / result.outputs[0]
-    if draft.image[0] != target:
-        draft.image[0].unlink(missing_ok=True)
-    draft.image = [target]
-    draft.metadata["perturbation"] = {"op": p.op, **p.params}
-    return [target]
+    if not p.ops:
+        raise StepError("perturb_image names no degradation")
+    for k, d in enumerate(p.ops):
+        last = k == len(p.ops) - 1
+        params = {"image": env.store.relative(draft.image[0]), **d.params,
+                  "out": env.media_name(f".{k}" * (not last) + (".jpg" if d.op == "jpeg" else ".png"))}
+        if d.op == "noise":
+            params["seed"] = env.rng(f"perturb:{k}").randrange(2**31)
+        result = env.call(draft, f"{d.op}_image", params)
+        target = env.store.root / result.outputs[0]
+        if draft.image[0] != target:
+            draft.image[0].unlink(missing_ok=True)
+        draft.image = [target]
+    draft.metadata["degradations"] = [d.model_dump() for d in p.ops]
+    return [draft.image[0]]
 
 
 class DialogueAudioParams(BaseModel):
@@ -63,7 +76,11 @@ class DialogueAudioParams(BaseModel):
 
 @register("dialogue_audio", DialogueAudioParams)
 def dialogue_audio(draft: Draft, env: StepEnv, p: DialogueAudioParams) -> list[Path]:
-    """Render the dialogue with a voice per speaker, then (if asked) add noise at an exact SNR."""
+    """Render the dialogue with a voice per speaker, then (if asked) add noise at an exact SNR.
+
+    An unattributed dialogue (speakers None: the source does not say who speaks) is read by one
+    narrator voice with pauses between turns, and its question does not claim who speaks: a voice
+    per guessed turn-taker would tell the listener who says what when nobody knows."""
     turns = env.row.values.get("dialogue")
     if not isinstance(turns, list) or len(turns) < 2:
         raise StepError("row has no dialogue of at least two turns")
@@ -78,14 +95,18 @@ def dialogue_audio(draft: Draft, env: StepEnv, p: DialogueAudioParams) -> list[P
                                               "seed": env.rng("noise").randrange(2**31), "out": final})
         (env.store.root / speech.outputs[0]).unlink()  # add_noise keeps the scaled clean speech beside the mix
         draft.metadata.update(noise=p.noise, snr_db=p.snr_db, clean_audio=mixed.outputs[1])
-    # With two speakers the next turn is the other one's; with more, who speaks next is open.
-    speakers = list(dict.fromkeys(t["speaker"] for t in timestamps))
-    others = [s for s in speakers if s != timestamps[-1]["speaker"]]
-    nxt = others[0] if len(speakers) == 2 else "the next speaker"
-    draft.question = (
-        f"Listen to the conversation between {' and '.join(speakers)}. "
-        f"Which reply would {nxt} most naturally say next?"
-    )
+    draft.question = _next_reply_question(timestamps)
     draft.audio, draft.modality = [env.store.root / "media" / final], "audio"
     draft.metadata.update(turns=timestamps, voices=speech.values["voices"])
     return [*draft.audio, *([env.store.root / draft.metadata["clean_audio"]] if noisy else [])]
+
+
+def _next_reply_question(turns: list[dict]) -> str:
+    speakers = list(dict.fromkeys(t["speaker"] for t in turns))
+    if None in speakers:
+        return "Listen to the conversation. Which reply most naturally comes next in this conversation?"
+    # With two speakers the next turn is the other one's; with more, who speaks next is open.
+    others = [s for s in speakers if s != turns[-1]["speaker"]]
+    nxt = others[0] if len(speakers) == 2 else "the next speaker"
+    return (f"Listen to the conversation between {' and '.join(speakers)}. "
+            f"Which reply would {nxt} most naturally say next?")
