@@ -40,7 +40,8 @@ class Verifier(Protocol):
 
 
 # Steps whose answer is the source's own: the item's answer must be what the raw record says.
-SOURCE_ANSWER_STEPS = {"label_choices", "source_choices", "entailment_choices", "open_answer", "response_choices"}
+SOURCE_ANSWER_STEPS = {"label_choices", "source_choices", "entailment_choices", "open_answer", "response_choices",
+                       "binary_choices"}
 
 
 def _structure(item: Item) -> list[Check]:

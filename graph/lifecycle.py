@@ -89,6 +89,14 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
         lines.append(f"- **{esc(sub.name)}** (`{esc(sub.id)}`, {sub.modality}): {esc(sub.description)} "
                      f"{got.get('accepted', 0)} items.")
     sources = Counter((s["dataset"], s.get("license") or "unknown") for i in items for s in _sources(i))
+    if summary.get("quality"):
+        lines += ["", "## Quality", "", "Blind solvers see only the options and question text, never the image, audio "
+                  "or context; a good benchmark keeps each near chance. Answer letters are balanced per subtask.", "",
+                  "| subtask | items | chance | worst blind solver | letters p |", "|---|---|---|---|---|"]
+        letters = summary["quality"]["letters"]["per_subtask"]
+        for sub, row in summary["quality"]["blind_solvers"].items():
+            lines.append(f"| {esc(sub)} | {row['n']} | {row['chance']:.2f} | {esc(str(row['worst']))} "
+                         f"{row['worst_excess']:+.2f} | {letters.get(sub, {}).get('p_value', 1.0):.2f} |")
     if "llm" in summary:
         total = summary["llm"]["total"]
         lines += ["", "## Cost", "", f"{total['calls']} LLM calls ({total['cached_calls']} from the cache), "
@@ -135,6 +143,7 @@ def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict
         "seed": ctx.seed,
         "coverage": coverage(state.get("subtasks", []), state.get("not_covered", {})),
         "license": strictest([s.get("license") for i in items for s in _sources(i)]),
+        "quality": {"letters": letter_report(items), "blind_solvers": blind_report(items)},
         "not_covered": state.get("not_covered", {}),
         **({"llm": _llm_usage(ctx, state["run_dir"])} if ctx.llm != OFFLINE else {}),
     }
@@ -160,7 +169,6 @@ def finish(state: BuildState, ctx: Context) -> dict:
     if state.get("allocation") is not None:  # the final allocation, after any shortfall transfers
         store.write(SPEC, spec_of(state, ctx, store.requirement).model_dump(mode="json"))
     summary = summarise(state, store, ctx, items)
-    summary["quality"] = {"letters": letter_report(items), "blind_solvers": blind_report(items)}
     status = state.get("status", "running")
     message = state.get("message", "")
     if status == "running":
