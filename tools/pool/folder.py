@@ -21,7 +21,7 @@ from tools.pool.roles import (
     split_options,
     text,
 )
-from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset, check_depth, load_json
+from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset, check_depth, field_at, load_json
 
 DATA_FILES = ("data.jsonl", "data.csv", "data.parquet")  # first present wins
 CARD_FILE = "card.json"
@@ -114,23 +114,11 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return rows
 
 
-def _get(row: dict[str, Any], path: str) -> Any:
-    """A column, or a dotted path into nested objects (card.json roles may point inside)."""
-    if path in row:
-        return row[path]
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _record(index: int, row: dict[str, Any], roles: dict[str, str]) -> Record:
-    sample_id = text(_get(row, roles["id"])) if "id" in roles else None
+    sample_id = text(field_at(row, roles["id"])) if "id" in roles else None
     rec = Record(raw=row, sample_id=sample_id or str(index))
     for role, path in roles.items():
-        value = _get(row, path)
+        value = field_at(row, path)
         if role in MEDIA_ROLES:
             refs = _media_refs(value)
             if refs:

@@ -41,6 +41,19 @@ def load_json(data: str | bytes) -> Any:
     return check_depth(value)
 
 
+def field_at(record: dict[str, Any], path: str) -> Any:
+    """A column, or a dotted path into nested objects (card roles may point inside); a flat key
+    holding a dot wins."""
+    if path in record:
+        return record[path]
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 @dataclass(frozen=True)
 class Source:
     """One discovered dataset. Paths are POSIX, relative to the pool root."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from state.models import Check, DatasetCard, Item, Row
 from tools.pool.roles import split_options
+from tools.pool.source import field_at
 from tools.text import LETTERS, norm
 
 # Words that claim an image or a recording; the same family the independent audit scans for.
@@ -71,18 +72,6 @@ def well_formed(item: Item) -> list[Check]:
     return checks
 
 
-def _raw_value(record: dict[str, Any], path: str) -> Any:
-    """A field of a raw record by its dotted path (a flat key holding a dot wins)."""
-    if path in record:
-        return record[path]
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, str) and value.strip().startswith("[") and len(value) < 20_000:
         try:
@@ -99,12 +88,12 @@ def source_answers(row: Row, card: DatasetCard) -> set[str] | None:
     path = card.roles.get("answer")
     if not path or not row.raw:
         return None
-    answers = [a for a in _as_list(_raw_value(row.raw, path)) if a is not None and str(a).strip()]
+    answers = [a for a in _as_list(field_at(row.raw, path)) if a is not None and str(a).strip()]
     if not answers:
         return None
     options: list[Any] = []
     if "options" in card.roles:
-        raw_options = _raw_value(row.raw, card.roles["options"])
+        raw_options = field_at(row.raw, card.roles["options"])
         if card.roles["options"] == card.roles.get("question") and isinstance(raw_options, str):
             split = split_options(raw_options)
             options = split[1] if split else []

@@ -131,6 +131,16 @@ def compose_question(draft: Draft, env: StepEnv, p: PromptParams) -> list[Path]:
     return []
 
 
+def _choose(draft: Draft, env: StepEnv, step: str, truth: str, counts: dict[str, int], n_options: int,
+            note: str) -> None:
+    """The key and its exchangeable distractors, shuffled (seeded per item and repair), onto the draft."""
+    rng = env.rng(f"{step}:{draft.metadata.get('repair', 0)}")
+    choices = [truth, *_exchangeable_distractors(truth, counts, n_options - 1, rng)]
+    rng.shuffle(choices)
+    draft.choices, draft.answer_text = choices, truth
+    draft.metadata["distractors"] = note
+
+
 class LabelChoiceParams(BaseModel):
     n_options: int = 4
 
@@ -147,11 +157,8 @@ def label_choices(draft: Draft, env: StepEnv, p: LabelChoiceParams) -> list[Path
     counts = _answer_counts(env.pool.rows(env.card.id), lambda a: norm(a) in space)
     if len(counts) < 2:
         raise StepError(f"label space of {env.card.id} is too small for distractors")
-    rng = env.rng(f"label_choices:{draft.metadata.get('repair', 0)}")
-    choices = [label, *_exchangeable_distractors(label, counts, p.n_options - 1, rng)]
-    rng.shuffle(choices)
-    draft.choices, draft.answer_text = choices, label
-    draft.metadata["distractors"] = "label space, weighted by label frequency so the key is exchangeable"
+    _choose(draft, env, "label_choices", label, counts, p.n_options,
+            "label space, weighted by label frequency so the key is exchangeable")
     return []
 
 
@@ -224,9 +231,6 @@ def response_choices(draft: Draft, env: StepEnv, p: ResponseChoiceParams) -> lis
     counts = _answer_counts(env.pool.rows(env.card.id), lambda a: True)
     if len(counts) < p.n_options:
         raise StepError(f"{env.card.id} has too few other responses for distractors")
-    rng = env.rng(f"response_choices:{draft.metadata.get('repair', 0)}")
-    choices = [truth, *_exchangeable_distractors(truth, counts, p.n_options - 1, rng)]
-    rng.shuffle(choices)
-    draft.choices, draft.answer_text = choices, truth
-    draft.metadata["distractors"] = "replies from other dialogues, weighted by frequency so the key is exchangeable"
+    _choose(draft, env, "response_choices", truth, counts, p.n_options,
+            "replies from other dialogues, weighted by frequency so the key is exchangeable")
     return []
