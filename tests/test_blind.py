@@ -12,6 +12,7 @@ import pytest
 from support import GB_MINI, needs_gb_mini, run, write_dataset
 
 from state.models import Step
+from tools.plans.distractors import exchangeable_distractors
 from tools.plans.steps import Draft, StepEnv, run_step
 from tools.plans.steps import text as text_steps
 from tools.pool import DEMO_POOL, Pool
@@ -117,7 +118,7 @@ def test_distractors_leave_blind_solvers_at_chance(tmp_path: Path, root: Path, d
     assert report["n"] >= 190
     assert report["worst_excess"] < 0.10, report
     # The old sampling, through the same step, is caught: the truth sits at the centre of its options.
-    monkeypatch.setattr(text_steps, "_exchangeable_distractors", _nearest_neighbours)
+    monkeypatch.setattr(text_steps, "exchangeable_distractors", _nearest_neighbours)
     old = blind_report(_step_items(pool, dataset, Step(tool=tool), tmp_path, copies, question))[dataset]
     assert old["worst"] == "medoid" and old["worst_excess"] > 0.15 and old["p_value"] < 1e-3, old
 
@@ -131,7 +132,7 @@ def test_distractor_weights_hide_a_frequent_label() -> None:
     rng, hits, present = random.Random(5), 0, 0
     for _ in range(4000):
         truth = rng.choice(rows)
-        options = [truth, *text_steps._exchangeable_distractors(truth, counts, 3, rng)]
+        options = [truth, *exchangeable_distractors(truth, counts, 3, rng)]
         present += "common" in options
         hits += truth == "common"
     assert hits / present == pytest.approx(0.25, abs=0.03)
