@@ -51,7 +51,11 @@ _RENDER_WORDS = frozenset(content_words(" ".join(
      "degraded degradation corrupted perturbed robust robustness",
      "under over amid through using via across among against kind kinds different various",
      "speak speaks speaking talk talks talking say says said",
-     "item items question questions sample samples example examples"])))
+     "item items question questions sample samples example examples",
+     # what the model is asked to do, not what the data is about
+     "follow following understand understanding comprehend comprehension recognise recognize recognising",
+     "recognizing recognition identify identifying answer answering tell telling pick choose select judge",
+     "determine decide whether can model models well ability"])))
 
 
 def modality_cues(words: list[str]) -> set[Modality]:
