@@ -338,8 +338,8 @@ def make_design_node(get_llm: LLMFactory | None = None):
         update = {"subtasks": subtasks, "design_rounds": rounds, "events": [*events, event],
                   "not_covered": {c: why for c, why in not_covered.items() if c not in served}}
         if not subtasks:
-            return Command(goto="assemble", update={**update, "status": "refused",
-                                                    "message": nothing_served(update["not_covered"], pool_for(ctx))})
+            message = nothing_served(update["not_covered"], pool_for(ctx), ctx.llm)
+            return Command(goto="assemble", update={**update, "status": "refused", "message": message})
         if "subtasks" in state and _shape(subtasks) == _shape(state["subtasks"]):
             # Nothing left to try: grounding keeps what it grounded and reports the rest.
             update["design_rounds"] = max(rounds, ctx.max_design_rounds)

@@ -78,7 +78,7 @@ class OfflineGrounder:
             return _best(kept), ""
         best = max(ranked.items(), key=lambda kv: kv[1], default=None)
         if query and (best is None or best[1] < threshold):
-            near = f"; the closest card is {best[0]} at {best[1]:.2f}" if best else ""
+            near = f"; the closest card is {best[0]} at {best[1]:.2f}" if best else "; no card matches it at all"
             return [], (f"no dataset in the pool is about {asked!r} (alignment floor {threshold}{near}), "
                         f"with recipe {recipe.id}")
         if reasons:
@@ -282,7 +282,7 @@ def make_grounding_node(get_llm: LLMFactory | None = None):
         update.update(not_covered=not_covered, rejected_subtasks={}, subtasks=served)
         if not served:
             return Command(goto="assemble", update={**update, "status": "refused",
-                                                    "message": nothing_served(not_covered, pool)})
+                                                    "message": nothing_served(not_covered, pool, ctx.llm)})
         update["events"] = [f"grounding: kept {[g.key for g in groundings]}; not served: {sorted(rejected)}"]
         return Command(goto="allocate", update=update)
 

@@ -29,6 +29,24 @@ WRONG = ("Quantum engines hum beneath frozen oceans. Seventeen violet kites drif
 needs_gb_mini = pytest.mark.skipif(not GB_MINI.is_dir(), reason=f"General-Bench mini pool absent at {GB_MINI}")
 
 
+# Honest cards for the tiny pools tests write, so that grounding (absolute alignment against the card,
+# floor 0.5) finds them on topic when the requirement names what their rows are about.
+COUNTING_CARD = {"name": "counting-mcq", "task": "counting",
+                 "description": "Short multiple choice questions about counting numbers: which number comes after "
+                                "a given number; answer by choosing one of four numeric options."}
+NLI_CARD = {"name": "everyday-nli", "task": "natural language inference",
+            "description": "Entailment between everyday statements: each premise and hypothesis pair is "
+                           "labelled entailment, contradiction or neutral."}
+OBJECTS_CARD = {"name": "objects", "task": "object recognition",
+                "description": "Pictures of everyday objects, each labelled with the object it shows: cat, dog, "
+                               "bird or fish."}
+
+
+def named_card(base: dict[str, Any], name: str) -> dict[str, Any]:
+    """`base` for a dataset written under another folder name."""
+    return {**base, "name": name}
+
+
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`benchagent ARGS` in a subprocess; whatever happens, it prints no traceback."""
     proc = subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, capture_output=True, text=True,
@@ -49,12 +67,20 @@ def write_dataset(pool: Path, name: str, rows: list[dict[str, Any]], card: dict 
 
 
 def draw_image(path: Path, label: str, blank: bool = False) -> None:
-    """A 96x96 picture with the label's initial drawn on it (or a flat grey square)."""
+    """A 96x96 picture with the label's initial drawn on it (or a flat grey square); the circle's place
+    follows the file name, and so does a 32-pixel mark along the top edge (the name's CRC-32, one dark
+    pixel per set bit: the shift alone repeats, im6.png and im18.png share it), so two pictures of one
+    label are two pictures, not duplicates."""
     path.parent.mkdir(parents=True, exist_ok=True)
     img = np.full((96, 96, 3), 128, np.uint8)
     if not blank:
-        cv2.circle(img, (48, 48), 20 + len(label) % 15, (20, 200, 40), -1)
+        shift = sum(path.name.encode()) % 17 - 8
+        cv2.circle(img, (48 + shift, 48), 20 + len(label) % 15, (20, 200, 40), -1)
         cv2.putText(img, label[:2], (30, 60), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+        code = zlib.crc32(path.name.encode())
+        for bit in range(32):
+            if code >> bit & 1:
+                img[0, 32 + bit] = 40
     cv2.imwrite(str(path), img)
 
 

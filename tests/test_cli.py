@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import ROOT, cli, items, mcq_rows, write_dataset
+from support import COUNTING_CARD, ROOT, cli, items, mcq_rows, write_dataset
 
 
 def test_build_writes_a_benchmark_and_resume_knows_it_is_finished(tmp_path: Path) -> None:
@@ -41,11 +41,12 @@ def test_size_zero() -> None:
 
 def test_unreadable_dataset_is_skipped_and_named(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
-    write_dataset(pool, "counting-mcq", mcq_rows(8))
+    write_dataset(pool, "counting-mcq", mcq_rows(8), card=COUNTING_CARD)
     (pool / "broken").mkdir()
     (pool / "broken" / "data.jsonl").write_text("{not json\n")
     out = tmp_path / "out"
-    proc = cli("build", "answer multiple choice questions", "--pool", str(pool), "--size", "2", "--out", str(out))
+    proc = cli("build", "answer multiple choice questions about counting", "--pool", str(pool), "--size", "2",
+               "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "skipped" in proc.stderr and "broken" in proc.stderr
     assert len(items(out)) == 2
@@ -59,8 +60,17 @@ def test_pool_of_only_unreadable_data(tmp_path: Path) -> None:
 
 
 def test_requirement_no_recipe_fits(tmp_path: Path) -> None:
-    proc = cli("build", "zzzz qqqq", "--size", "2", "--out", str(tmp_path / "o"))
-    assert proc.returncode == 2 and "no recipe fits" in proc.stderr and "dialogue-audio-mcq" in proc.stderr
+    out = tmp_path / "o"
+    proc = cli("build", "zzzz qqqq", "--size", "2", "--out", str(out))
+    # Refused as bad input: the clause is reported as not served, with what this pool could build instead.
+    assert proc.returncode == 2
+    assert "not served 'zzzz qqqq': no offline recipe tests this" in proc.stderr
+    assert "nothing in the requirement can be built from pool demo_pool" in proc.stderr
+    assert "dialogue-audio-mcq" in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "refused"
+    assert summary["coverage"] == [{"clause": "zzzz qqqq", "served": False, "why": "no offline recipe tests this"}]
+    assert items(out) == []
 
 
 def test_llm_without_a_key_or_with_a_missing_model_file(tmp_path: Path) -> None:
@@ -93,7 +103,7 @@ def test_pool_inspect_lists_cards() -> None:
 
 def test_graph_invoke_from_python(tmp_path: Path) -> None:
     code = ("from graph.main import graph; import json, sys; "
-            "out = graph.invoke({'requirement': 'draw entailment conclusions'}, "
+            "out = graph.invoke({'requirement': 'draw entailment conclusions from everyday statements'}, "
             "context={'size': 2, 'out_dir': sys.argv[1]}); print(json.dumps(out['summary']))")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "o")], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "BENCHAGENT_RUNS_ROOT": str(tmp_path)})

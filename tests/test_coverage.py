@@ -62,7 +62,7 @@ def test_off_topic_data_never_fills_a_quota(tmp_path: Path) -> None:
                 tmp_path / "out", size=4)
     assert state["status"] == "refused" and items(tmp_path / "out") == []
     why = state["summary"]["coverage"][0]["why"]
-    assert "no dataset in the pool is about" in why and "counting-mcq" in why
+    assert "no dataset in the pool is about" in why and "no card matches it at all" in why
 
 
 def test_clauses_keep_their_modifiers_and_alignment_drops_rendering_words() -> None:

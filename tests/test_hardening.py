@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import ROOT, cli, draw_image, items, mcq_rows, run, write_dataset
+from support import (
+    COUNTING_CARD,
+    ROOT,
+    cli,
+    draw_image,
+    items,
+    mcq_rows,
+    run,
+    write_dataset,
+)
 
 from graph.main import graph as served_graph
 from state.models import Item, Source, TransformPlan
@@ -21,6 +30,9 @@ from tools.run_store import DRAFTS, RunStore
 
 LABELS = ["red", "green", "blue", "yellow"]
 NLI = "draw entailment conclusions from everyday statements"
+MCQ = "answer multiple choice questions about counting"
+COLOURS_CARD = {"name": "pictures", "task": "colour recognition",
+                "description": "Synthetic pictures, each labelled with a colour name: red, green, blue or yellow."}
 
 
 def _colliding_pool(root: Path) -> tuple[Path, dict[str, dict]]:
@@ -33,14 +45,14 @@ def _colliding_pool(root: Path) -> tuple[Path, dict[str, dict]]:
         label = LABELS[k % len(LABELS)]
         draw_image(folder / "images" / f"im{k}.png", f"{k}{label}")  # every image differs from every other
         rows[sample] = {"id": sample, "image": f"images/im{k}.png", "question": "What is shown?", "label": label}
-    write_dataset(root / "pool", "pictures", list(rows.values()))
+    write_dataset(root / "pool", "pictures", list(rows.values()), card=COLOURS_CARD)
     return root / "pool", rows
 
 
 def test_ids_colliding_after_normalisation_build_exactly_and_keep_their_own_rows(tmp_path: Path) -> None:
     pool, rows = _colliding_pool(tmp_path)
     out = tmp_path / "out"
-    state = run("recognise the colour shown in images", pool, out, size=40)
+    state = run("recognise the colour label of images", pool, out, size=40)
     built = items(out)
     assert state["status"] == "done" and len(built) == 40
     assert state["summary"]["accepted"] == len(built) == len({i["id"] for i in built})
@@ -89,7 +101,7 @@ def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Server roots under tmp_path: runs/ for output, pools/ for data."""
     monkeypatch.setenv("BENCHAGENT_RUNS_ROOT", str(tmp_path / "runs"))
     monkeypatch.setenv("BENCHAGENT_POOL_ROOTS", str(tmp_path / "pools"))
-    write_dataset(tmp_path / "pools" / "p", "counting-mcq", mcq_rows(6))
+    write_dataset(tmp_path / "pools" / "p", "counting-mcq", mcq_rows(6), card=COUNTING_CARD)
     return tmp_path
 
 
@@ -115,7 +127,7 @@ def test_served_graph_builds_inside_its_roots_and_never_over_another_run(roots: 
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(roots)
     context = {"size": 2, "out_dir": "runs/ok", "pool": "pools/p"}
-    out = served_graph.invoke({"requirement": "answer multiple choice questions"}, context=context)
+    out = served_graph.invoke({"requirement": MCQ}, context=context)
     assert out["status"] == "done" and len(items(roots / "runs" / "ok")) == 2
     other = served_graph.invoke({"requirement": NLI}, context=context)
     assert other["status"] == "refused" and "holds another run" in other["message"]
@@ -178,8 +190,8 @@ def test_bad_options_are_refused_up_front_and_write_nothing(tmp_path: Path, args
 
 def test_requests_the_pool_cannot_serve_are_bad_input(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
-    write_dataset(pool, "counting-mcq", mcq_rows(6))
-    beyond = cli("build", "answer multiple choice questions", "--pool", str(pool), "--size", "50",
+    write_dataset(pool, "counting-mcq", mcq_rows(6), card=COUNTING_CARD)
+    beyond = cli("build", MCQ, "--pool", str(pool), "--size", "50",
                  "--out", str(tmp_path / "a"))
     assert beyond.returncode == 2 and "ask for --size" in beyond.stderr
     huge = cli("build", "draw entailment conclusions " + "and more " * 11_000, "--out", str(tmp_path / "b"))
@@ -206,8 +218,8 @@ def test_control_characters_in_a_question_are_rejected(tmp_path: Path) -> None:
     rows = mcq_rows(8)
     for k in (0, 1, 2):
         rows[k]["question"] = rows[k]["question"].replace("after", "af\x00ter")
-    write_dataset(tmp_path / "pool", "counting-mcq", rows)
-    state = run("answer multiple choice questions", tmp_path / "pool", tmp_path / "out", size=5)
+    write_dataset(tmp_path / "pool", "counting-mcq", rows, card=COUNTING_CARD)
+    state = run(MCQ, tmp_path / "pool", tmp_path / "out", size=5)
     built = items(tmp_path / "out")
     assert state["status"] == "done" and len(built) == 5
     assert not any("\x00" in i["question"] for i in built)
@@ -314,4 +326,10 @@ def test_a_full_disk_mid_build_stops_plainly_and_resume_finishes(tmpfs: Path) ->
     again = cli("resume", str(out))
     assert again.returncode == 0, again.stderr
     built = items(out)
-    assert len(built) == 16 == len({i["id"] for i in built}) and built[: len(kept)] == kept
+    # The items kept come first, unchanged but for the order of their options: letters are balanced
+    # again over the whole benchmark when it is finished.
+    def unordered(item: dict) -> dict:
+        return {**item, "choices": sorted(item["choices"]), "answer": None}
+
+    assert len(built) == 16 == len({i["id"] for i in built})
+    assert [unordered(i) for i in built[: len(kept)]] == [unordered(i) for i in kept]

@@ -100,7 +100,13 @@ def test_no_grounding_after_the_round_limit_ends_with_the_reasons(pool: Path, tm
                                  "CardJudgement": Reply({"plans": [_judgement("text-mcq", 1, "off topic")]})}))
     state = run("count numbers", pool, tmp_path / "out", size=4, llm=_llm(openai_stub), max_design_rounds=2)
     assert state["status"] == "refused" and state["design_rounds"] == 2
-    assert "grounding failed after 2 design rounds" in state["message"] and "off topic" in state["message"]
+    # No revision left and nothing grounded: refused, each clause the designs named reported with the judge's reason.
+    assert state["message"].startswith("nothing in the requirement can be built from pool pool")
+    assert "2 clause(s) not served" in state["message"]
+    coverage = state["summary"]["coverage"]
+    assert [(c["clause"], c["served"]) for c in coverage] == [("counting", False), ("counting again", False)]
+    assert all("alignment 1/5 (off topic)" in c["why"] for c in coverage)
+    assert state["not_covered"] == {c["clause"]: c["why"] for c in coverage}
     assert items(tmp_path / "out") == []
 
 
@@ -182,8 +188,10 @@ def test_the_summary_counts_what_the_server_served_per_role_decision_and_model(p
     assert usage["by_role"]["planner"]["prompt_tokens"] == usage["total"]["prompt_tokens"] == total
     assert usage["by_model"]["scripted-model"]["calls"] == len(openai_stub.requests)
     assert state["summary"]["not_covered"] == {"in French": "no French data"}
+    assert state["summary"]["coverage"] == [{"clause": "counting", "served": True, "subtasks": ["counting"]},
+                                            {"clause": "in French", "served": False, "why": "no French data"}]
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "## Not covered" in card and "## Cost" in card
+    assert "## Coverage" in card and "- in French: **not served**: no French data" in card and "## Cost" in card
 
 
 def test_max_cost_stops_the_build_cleanly_at_the_budget(pool: Path, tmp_path: Path, openai_stub: OpenAIStub,

@@ -5,7 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from langgraph.runtime import Runtime
-from support import items, label_image_rows, mcq_rows, rejections, run, write_dataset
+from support import (
+    COUNTING_CARD,
+    NLI_CARD,
+    OBJECTS_CARD,
+    items,
+    label_image_rows,
+    mcq_rows,
+    named_card,
+    rejections,
+    run,
+    write_dataset,
+)
 
 from agents.verifier import make_verifier_node
 from state.context import Context
@@ -28,8 +39,8 @@ def _events(state: dict, prefix: str) -> list[str]:
 
 def test_grounding_rejects_design_which_revises_then_succeeds(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
-    write_dataset(pool, "counting-mcq", mcq_rows(12))
-    state = run("answer open-ended short questions", pool, tmp_path / "out", size=4)
+    write_dataset(pool, "counting-mcq", mcq_rows(12), card=COUNTING_CARD)
+    state = run("answer short questions about counting numbers", pool, tmp_path / "out", size=4)
     # Open QA cannot use letter answers, so grounding sends the design back; the reviser swaps to text MCQ.
     assert _events(state, "grounding: rejected") == ["grounding: rejected ['text-open-qa']"]
     assert state["design_rounds"] == 2
@@ -39,23 +50,29 @@ def test_grounding_rejects_design_which_revises_then_succeeds(tmp_path: Path) ->
 
 def test_design_grounding_loop_stops_at_its_bound(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
-    write_dataset(pool, "counting-mcq", mcq_rows(12))
+    write_dataset(pool, "counting-mcq", mcq_rows(12), card=COUNTING_CARD)
     state = run("recognise bird species in photos", pool, tmp_path / "out", size=4, max_design_rounds=2)
     assert state["status"] == "refused"
     assert state["design_rounds"] == 2
     assert len(_events(state, "grounding: rejected")) == 2
-    assert "after 2 design rounds" in state["message"] and "image" in state["message"]
+    # No revision left and nothing served: refused with the coverage report saying why, per clause.
+    assert state["message"].startswith("nothing in the requirement can be built from pool pool")
+    assert "1 clause(s) not served" in state["message"] and "text-mcq on counting-mcq" in state["message"]
+    [entry] = state["summary"]["coverage"]
+    assert entry["clause"] == "recognise bird species in photos" and entry["served"] is False
+    assert "no dataset in the pool is about" in entry["why"] and "image-label-mcq" in entry["why"]
+    assert state["not_covered"] == {entry["clause"]: entry["why"]}
     assert items(tmp_path / "out") == []
 
 
 def _two_subtask_pool(tmp_path: Path) -> Path:
     pool = tmp_path / "pool"
-    write_dataset(pool, "counting-mcq", mcq_rows(4))  # capacity 4 rows -> about 3 items
-    write_dataset(pool, "everyday-nli", _nli_rows(20))
+    write_dataset(pool, "counting-mcq", mcq_rows(4), card=COUNTING_CARD)  # capacity 4 rows -> about 3 items
+    write_dataset(pool, "everyday-nli", _nli_rows(20), card=NLI_CARD)
     return pool
 
 
-REQ = "answer multiple choice questions and draw entailment conclusions"
+REQ = "answer multiple choice questions about counting and draw entailment conclusions from everyday statements"
 
 
 def test_infeasible_allocation_is_diagnosed_and_adjusted(tmp_path: Path) -> None:
@@ -88,7 +105,8 @@ def test_failed_samples_are_replenished_until_the_quota_is_met(tmp_path: Path) -
     pool = tmp_path / "pool"
     blank = {0, 2, 3, 5, 7, 11}
     folder = pool / "objects"
-    write_dataset(pool, "objects", label_image_rows(folder, 16, ["cat", "dog", "bird", "fish"], blank=blank))
+    write_dataset(pool, "objects", label_image_rows(folder, 16, ["cat", "dog", "bird", "fish"], blank=blank),
+                  card=OBJECTS_CARD)
     out = tmp_path / "out"
     state = run("recognise objects in images", pool, out, size=8)
     built, rejected = items(out), rejections(out)
@@ -105,7 +123,8 @@ def test_failed_samples_are_replenished_until_the_quota_is_met(tmp_path: Path) -
 def test_replenishment_stops_at_its_draw_budget(tmp_path: Path) -> None:
     pool = tmp_path / "pool"
     folder = pool / "objects"
-    write_dataset(pool, "objects", label_image_rows(folder, 12, ["cat", "dog", "bird", "fish"], blank=set(range(12))))
+    write_dataset(pool, "objects", label_image_rows(folder, 12, ["cat", "dog", "bird", "fish"], blank=set(range(12))),
+                  card=OBJECTS_CARD)
     out = tmp_path / "out"
     state = run("recognise objects in images", pool, out, size=4, attempts_per_item=1.5)
     assert state["status"] == "short"
@@ -170,8 +189,10 @@ def test_verdict_replayed_after_a_kill_neither_loses_nor_duplicates(tmp_path: Pa
 def test_a_dataset_that_runs_dry_hands_its_shortfall_to_a_sibling(tmp_path: Path) -> None:
     pool, out = tmp_path / "pool", tmp_path / "out"
     labels = ["cat", "dog", "bird", "fish"]
-    write_dataset(pool, "objects-a", label_image_rows(pool / "objects-a", 10, labels, blank=set(range(10))))
-    write_dataset(pool, "objects-b", label_image_rows(pool / "objects-b", 20, labels))
+    write_dataset(pool, "objects-a", label_image_rows(pool / "objects-a", 10, labels, blank=set(range(10))),
+                  card=named_card(OBJECTS_CARD, "objects-a"))
+    write_dataset(pool, "objects-b", label_image_rows(pool / "objects-b", 20, labels),
+                  card=named_card(OBJECTS_CARD, "objects-b"))
     state = run("recognise objects in images", pool, out, size=8)
     quotas = {q.grounding: q.target for q in state["allocation"].quotas}
     moved = [e for e in state["events"] if "moved" in e]

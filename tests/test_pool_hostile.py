@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support import ROOT, items, mcq_rows, write_dataset
+from support import COUNTING_CARD, ROOT, items, mcq_rows, write_dataset
 
 from tools.pool import Pool
 from tools.pool.roles import normalise_dialogue, normalise_options
@@ -53,7 +53,7 @@ KINDS = {"deep-annotation": _deep_annotation, "deep-jsonl": _deep_jsonl, "deep-c
 
 def _pool(tmp_path: Path, *bad: str, levels: int = HOSTILE) -> Path:
     root = tmp_path / "pool"
-    write_dataset(root, GOOD, mcq_rows(8))
+    write_dataset(root, GOOD, mcq_rows(8), card=COUNTING_CARD)
     for name in bad:
         KINDS[name](root, levels)
     return root
@@ -99,7 +99,8 @@ def test_deep_parquet_rows_are_refused(tmp_path: Path) -> None:
 def test_deep_json_inside_text_stays_text(tmp_path: Path) -> None:
     """Options, dialogues and CSV cells written as JSON text are parsed; too deep, they are just text."""
     assert normalise_options(_nested(HOSTILE)) is None
-    assert normalise_dialogue(_nested(HOSTILE)) == [{"speaker": "A", "text": _nested(HOSTILE)}]
+    # one unattributed turn: the text itself, speaker unnamed (no speaker is guessed)
+    assert normalise_dialogue(_nested(HOSTILE)) == [{"speaker": None, "text": _nested(HOSTILE)}]
     root = _pool(tmp_path)
     (root / "deep-cell").mkdir()
     (root / "deep-cell" / "data.csv").write_text(f'question,answer\nq?,"{_nested(HOSTILE)}"\n')
@@ -142,8 +143,8 @@ def test_cli_pool_inspect_skips_deep_datasets(tmp_path: Path) -> None:
 
 def test_cli_build_skips_deep_datasets(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = cli(tmp_path, "build", "answer multiple choice questions", "--pool", str(_pool(tmp_path, *KINDS)),
-               "--size", "2", "--out", str(out))
+    proc = cli(tmp_path, "build", "answer multiple choice questions about counting", "--pool",
+               str(_pool(tmp_path, *KINDS)), "--size", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "skipped" in proc.stderr
     for name in KINDS:

@@ -14,7 +14,7 @@ from graph.builder import build_graph
 from graph.checkpoints import memory_saver
 from state.context import Context
 
-REQUIREMENT = "draw entailment conclusions and answer general knowledge questions"
+REQUIREMENT = "draw entailment conclusions from everyday statements and answer general knowledge questions"
 DEMO = ROOT / "tools" / "demo_pool"
 
 

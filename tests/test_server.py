@@ -16,7 +16,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 from openai_stub import OpenAIStub, Reply, by_schema
-from support import ROOT, items, mcq_rows, write_dataset
+from support import COUNTING_CARD, ROOT, items, mcq_rows, write_dataset
 
 from tools.pool import DEMO_POOL
 
@@ -35,7 +35,7 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     top = tmp_path_factory.mktemp("roots")
     for name in ("runs", "pools", "outside"):
         (top / name).mkdir()
-    write_dataset(top / "pools" / "p", "counting-mcq", mcq_rows(6))
+    write_dataset(top / "pools" / "p", "counting-mcq", mcq_rows(6), card=COUNTING_CARD)
     write_dataset(top / "outside" / "p", "counting-mcq", mcq_rows(6))
     return top
 
@@ -117,7 +117,7 @@ def test_a_review_over_http_is_answered_with_an_edited_spec(server: str, roots: 
     thread = client.threads.create()
     out = roots / "runs" / "reviewed"
     first = client.runs.wait(thread["thread_id"], "benchmark_agent",
-                             input={"requirement": "answer multiple choice questions"},
+                             input={"requirement": "answer multiple choice questions about counting"},
                              context={"size": 4, "out_dir": str(out), "pool": str(roots / "pools" / "p"),
                                       "review": True})
     request = first["__interrupt__"][0]["value"]
