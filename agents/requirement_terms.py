@@ -36,6 +36,7 @@ DEGRADATIONS: dict[str, tuple[str, dict[str, dict[str, float]]]] = {
 _JPEG_QUALITY = re.compile(r"(?:jpe?g\s*)?quality\s*(?:of\s*)?(\d{1,3})|\bq\s*=?\s*(\d{1,3})\b", re.I)
 _SNR = re.compile(r"(-?\d+(?:\.\d+)?)\s*db", re.I)
 _COUNT = re.compile(r"\b(\d{1,6})\s+(?:items?|questions?|samples?|examples?)\b", re.I)
+_TOTAL = re.compile(r"\b(?:of|total(?: of)?)\s+\d|\d+\s+\w+\s+(?:in total|in all|overall)\b", re.I)
 # Languages other than English: offline recipes render and ask in English only.
 _LANGUAGES = re.compile(
     r"\b(french|german|spanish|italian|portuguese|chinese|mandarin|cantonese|japanese|korean|arabic|hindi|"
@@ -135,8 +136,12 @@ def audio_noise(text: str) -> dict[str, Any]:
 
 
 def requested_count(text: str) -> int | None:
+    """A count the clause asks of its own subtask ("clocks in 7 items"); a benchmark's total ("a
+    benchmark of 50 items", "50 items in total") is --size's business, not a subtask's."""
     m = _COUNT.search(text)
-    return int(m.group(1)) if m else None
+    if m is None or _TOTAL.search(text[max(0, m.start() - 12): m.end() + 12]):
+        return None
+    return int(m.group(1))
 
 
 def unsupported(text: str) -> str | None:

@@ -10,7 +10,7 @@ import pytest
 from support import cli, items, mcq_rows, run, write_dataset
 
 from agents.design import OfflineDesigner
-from agents.requirement_terms import alignment_query, audio_noise, clauses, image_degradations
+from agents.requirement_terms import alignment_query, audio_noise, clauses, image_degradations, requested_count
 
 
 def _summary(out: Path) -> dict:
@@ -80,6 +80,13 @@ def test_degradation_kinds_and_strengths_are_read_in_order() -> None:
     assert audio_noise("speech under babble noise at 5 dB") == {"noise": "babble", "snr_db": 5.0}
     assert audio_noise("speech under real background noise")["noise"] == "recorded"
     assert audio_noise("clean speech") == {}
+
+
+def test_a_clause_count_is_its_own_and_a_total_is_not() -> None:
+    assert requested_count("Read clocks in 7 items") == 7
+    assert requested_count("clocks with 12 questions") == 12
+    assert requested_count("a benchmark of 50 items on car brands") is None
+    assert requested_count("50 items in total on clocks") is None
 
 
 def test_asks_the_offline_policy_cannot_honour_are_reported() -> None:
