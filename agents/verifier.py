@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-import cv2
 import numpy as np
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -21,12 +20,11 @@ from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
 from tools.pure.audio import estimate_pitch, measure_snr
 from tools.pure.audio_io import read_wav
-from tools.pure.images import PERTURBATIONS, blockiness, load_image, sharpness
 from tools.pure.probes import probe_audio, probe_image
+from tools.quality.degradation import degradation_checks
 from tools.quality.item_checks import file_digest, fingerprint, media_references, source_answers, well_formed
 from tools.quality.speech_check import decoy_script, speech_check
 from tools.run_store import RunStore, item_id
-from tools.safety import UnsafeInputError
 from tools.text import LETTERS, norm
 
 SNR_TOLERANCE_DB = 0.5
@@ -101,51 +99,6 @@ def _images(item: Item, root: Path, pool: Pool) -> list[Check]:
     return checks
 
 
-def _blur_floor(sigma: float) -> float:
-    """Least sharpness loss a gaussian blur of `sigma` leaves: measured on 30 car-brand, shape and clock
-    images, the smallest loss was 0.72 at sigma 1, 0.86 at 1.5, 0.98 at 3 and 1.00 at 6."""
-    return 0.95 if sigma >= 6 else 0.9 if sigma >= 3 else 0.8 if sigma >= 1.5 else 0.6
-
-
-def _jpeg_floor(quality: float) -> float | None:
-    """Least blockiness JPEG at `quality` leaves (same 30 images: at least 1.44 at quality 10, 1.12 at
-    30; sources reach 1.24 on their own, so above 30 the measure says nothing and is only recorded)."""
-    return 1.4 if quality <= 10 else 1.1 if quality <= 30 else None
-
-
-def _degradation_checks(item: Item, root: Path, pool: Pool) -> list[Check]:
-    """Measure each degradation the item claims on the written file against its source image."""
-    claimed = item.metadata.get("degradations")
-    if not claimed or not item.image or "source_image" not in item.metadata:
-        return []
-    try:
-        final, source = load_image(root / item.image[0]), load_image(pool.media_path(item.metadata["source_image"]))
-    except (UnsafeInputError, ValueError) as exc:
-        return [Check(name="degradation_measured", passed=False, detail=str(exc))]
-    h, w = final.shape[:2]
-    same_size = cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA) if source.shape[:2] != (h, w) else source
-    loss = 1 - sharpness(final) / max(sharpness(same_size), 1e-9)
-    measured = {"sharpness_loss": round(loss, 3), "blockiness": round(blockiness(final), 3),
-                "size_ratio": round(w / source.shape[1], 3),
-                "difference_std": round(float(np.std(final.astype(np.float64) - same_size)), 2)}
-    item.metadata["measured_degradation"] = measured
-    checks = []
-    for d in claimed:
-        op, params = d["op"], {**PERTURBATIONS[d["op"]], **d.get("params", {})}
-        if op == "blur":
-            ok, want = loss >= _blur_floor(params["sigma"]), f"sharpness loss >= {_blur_floor(params['sigma'])}"
-        elif op == "jpeg":
-            floor = _jpeg_floor(params["quality"])
-            ok, want = (floor is None or measured["blockiness"] >= floor), f"blockiness >= {floor}"
-        elif op == "resize":
-            scale = params.get("scale", 1.0)
-            ok, want = abs(measured["size_ratio"] - scale) <= 0.02 + 1 / source.shape[1], f"size ratio {scale}"
-        else:  # noise: the pixels must differ from the source by about the noise's std
-            ok, want = measured["difference_std"] >= 0.5 * params["std"], f"difference std >= {0.5 * params['std']}"
-        checks.append(Check(name=f"degradation_{op}", passed=ok, detail=f"measured {measured}, needs {want}"))
-    return checks
-
-
 def _snr_check(item: Item, clean: np.ndarray, mixture: np.ndarray) -> Check:
     measured = measure_snr(clean, mixture)
     wanted = float(item.metadata["snr_db"])
@@ -201,7 +154,7 @@ class OfflineVerifier:
         if item.plan.recipe == "entailment-mcq":
             checks.append(Check(name="nli_label", passed=norm(item.answer_text) in NLI_LABELS))
         decoy = decoy_script(pool, row) if self.speech_check and item.audio else None
-        checks += _images(item, store.root, pool) + _degradation_checks(item, store.root, pool)
+        checks += _images(item, store.root, pool) + degradation_checks(item, store.root, pool)
         checks += _audio(item, store.root, decoy)
         recipe = RECIPES.get(item.plan.recipe)
         if recipe is not None:

@@ -124,9 +124,10 @@ class RunStore:
 
     def _accepted(self) -> dict[str, tuple[str, str]]:
         if self._ids is None:
-            self._ids = {r["id"]: (r["source"]["dataset"], r["source"]["sample_id"]) for r in self.items()}
+            records = self.items()
+            self._ids = {r["id"]: (r["source"]["dataset"], r["source"]["sample_id"]) for r in records}
             self._sources = set(self._ids.values())
-            self._fingerprints = {r["metadata"]["fingerprint"]: r["id"] for r in self.items()
+            self._fingerprints = {r["metadata"]["fingerprint"]: r["id"] for r in records
                                   if r.get("metadata", {}).get("fingerprint")}
         return self._ids
 
