@@ -21,6 +21,7 @@ from tools.pool import Pool
 from tools.pure.audio import estimate_pitch, measure_snr
 from tools.pure.audio_io import read_wav
 from tools.pure.probes import probe_audio, probe_image
+from tools.quality.blind import counted, new_tally, shortcut
 from tools.quality.degradation import degradation_checks
 from tools.quality.item_checks import file_digest, fingerprint, media_references, source_answers, well_formed
 from tools.quality.speech_check import decoy_script, speech_check
@@ -179,6 +180,21 @@ def _accepted_before(state: BuildState, store: RunStore) -> bool:
     return item_id(grounding.subtask, grounding.plan.dataset, work["sample_id"]) in store.accepted_ids()
 
 
+def _guard_blind(item: Item, verdict: Verdict, tallies: dict[str, dict]) -> tuple[Verdict, dict[str, dict]]:
+    """Send back an item a blind solver would answer while already ahead of chance in its subtask (new
+    distractors on repair); else count it. Returns the verdict and the tallies to keep."""
+    record = item.model_dump(mode="json")
+    tally = tallies.get(item.subtask) or new_tally()
+    solver = shortcut(tally, record)
+    if solver is None:
+        return verdict, {**tallies, item.subtask: counted(tally, record)}
+    check = Check(name="no_blind_shortcut", passed=False,
+                  detail=f"the {solver} solver answers it from the options alone and is already ahead of chance "
+                         f"in {item.subtask}")
+    return Verdict(action="repair", checks=[*verdict.checks, check],
+                   reason=f"no_blind_shortcut failed ({check.detail})"), tallies
+
+
 def make_verifier_node(get_llm: LLMFactory | None = None):
     def verifier(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["executor", "orchestrator"]]:
         ctx = runtime.context or Context()
@@ -199,6 +215,9 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
             pool = pool_for(ctx)
             decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm)
             verdict = decider.verify(item, sample_row(pool, item.source.dataset, item.source.sample_id)[0], store, pool)
+        tallies = state.get("blind") or {}
+        if verdict.action == "accept" and item.choices:
+            verdict, tallies = _guard_blind(item, verdict, tallies)
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]
             if not store.add_item(item):  # only an item on disk is counted
@@ -210,7 +229,7 @@ def make_verifier_node(get_llm: LLMFactory | None = None):
             runtime.stream_writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,
                                    "accepted": prog["accepted"]})
             return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None,
-                                                        "verdict": verdict})
+                                                        "verdict": verdict, "blind": tallies})
         if verdict.action == "repair" and work["repairs"] < ctx.max_repairs:
             return Command(goto="executor", update={"work": {**work, "repairs": work["repairs"] + 1},
                                                     "verdict": verdict})

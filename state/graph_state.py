@@ -62,6 +62,8 @@ class BuildState(InputState, OutputState):
     adjust_rounds: NotRequired[int]
     # Executor
     progress: NotRequired[dict[str, QuotaProgress]]
+    # Per subtask: blind-solver hits of the accepted items so far (tools.quality.blind), a few counters
+    blind: NotRequired[dict[str, dict[str, Any]]]
     work: NotRequired[Work | None]
     draft: NotRequired[str | None]  # run-relative path of the item awaiting verification
     verdict: NotRequired[Verdict | None]

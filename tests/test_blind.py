@@ -167,3 +167,31 @@ def test_a_build_reports_blind_solvers_at_chance(tmp_path: Path, root: Path, req
     for report in quality["blind_solvers"].values():
         assert report["n"] >= 40 and report["worst_excess"] < 0.10, report
     assert all(r["p_value"] > 0.05 for r in quality["letters"]["per_subtask"].values())
+
+
+@pytest.mark.slow
+def test_the_verifier_holds_blind_solvers_to_chance_even_with_leaky_distractors(tmp_path: Path, monkeypatch) -> None:
+    """With the old nearest-label sampler (medoid far above chance at step level), the verifier's running
+    guard sends back items a solver already ahead would answer: the build stays within the bound."""
+    monkeypatch.setattr(text_steps, "exchangeable_distractors", _nearest_neighbours)
+    out = tmp_path / "out"
+    state = run("read analogue clocks in images", DEMO_POOL, out, size=40)
+    assert state["summary"]["accepted"] >= 30
+    guarded = [r for r in json.loads((out / "summary.json").read_text())["quality"]["blind_solvers"].values()]
+    assert all(row["excess"][name] <= 0.10 for row in guarded for name in row["excess"] if name != "first")
+    sent_back = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert any("no_blind_shortcut" in r["failed"] for r in sent_back)
+
+
+def test_the_guard_lets_a_solver_lead_by_two_items_or_five_percent() -> None:
+    from tools.quality.blind import counted, new_tally, shortcut
+
+    item = {"choices": ["3:00", "3:30", "4:00", "9:00"], "answer": "A", "question": "What time is it?"}
+    tally = new_tally()
+    for _ in range(2):  # the medoid picks the key ("3:00") of every one of these items
+        assert shortcut(tally, item) is None
+        tally = counted(tally, item)
+    assert tally["hits"]["medoid"] == 2 and tally["n"] == 2
+    assert shortcut(tally, item) == "medoid"  # a third hit: 3 > 0.75 expected + 2
+    other = {**item, "answer": "D"}  # a key no solver picks is always welcome
+    assert shortcut(tally, other) is None and counted(tally, other)["hits"]["medoid"] == 2

@@ -127,3 +127,33 @@ def multiple_choice_by_subtask(items: list[dict]) -> dict[str, list[dict]]:
 def blind_report(items: list[dict]) -> dict:
     """Per subtask, over its multiple-choice items: how far each blind solver beats chance."""
     return {sub: _subtask_report(group) for sub, group in multiple_choice_by_subtask(items).items()}
+
+
+# The verifier's guard: a subtask's running tally of blind-solver hits. Exchangeable distractors keep
+# every solver at chance in expectation, but a small benchmark still drifts (a 44-item reply build at
+# one seed had the medoid 13.6 points up); an item that would push a solver more than LEAD above its
+# expected hits is sent back for new distractors. "first" is left out: letters are balanced at assembly.
+LEAD_ITEMS, LEAD_SHARE = 2, 0.05
+GUARDED = tuple(name for name in SOLVERS if name != "first")
+
+
+def new_tally() -> dict:
+    return {"n": 0, "expected": 0.0, "hits": dict.fromkeys(GUARDED, 0), "keys": {}}
+
+
+def shortcut(tally: dict, item: dict) -> str | None:
+    """The blind solver this item would put too far above chance in its subtask, or None."""
+    picks = blind_picks(item, Counter(tally["keys"]))
+    truth = LETTERS.index(item["answer"].upper())
+    expected = tally["expected"] + 1 / len(item["choices"])
+    allowed = expected + max(LEAD_ITEMS, LEAD_SHARE * (tally["n"] + 1))
+    return next((name for name in GUARDED if picks[name] == truth and tally["hits"][name] + 1 > allowed), None)
+
+
+def counted(tally: dict, item: dict) -> dict:
+    """The tally with an accepted item added."""
+    picks = blind_picks(item, Counter(tally["keys"]))
+    truth, key = LETTERS.index(item["answer"].upper()), key_text(item)
+    return {"n": tally["n"] + 1, "expected": tally["expected"] + 1 / len(item["choices"]),
+            "hits": {name: tally["hits"][name] + (picks[name] == truth) for name in GUARDED},
+            "keys": {**tally["keys"], key: tally["keys"].get(key, 0) + 1}}
