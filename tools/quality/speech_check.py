@@ -14,11 +14,12 @@ from tools.pure.asr import probe_speech, word_error_rate
 # by each of the 7 voices (piper's and espeak-ng's 6) and as builds render them (80 clips a recogniser):
 #   whisper-base: clean mean 0.02 (piper) .. 0.22 (en-029+f2), p95 0.28, max 0.48 (en+f3);
 #                 decoy min 0.87, p5 0.87; margin 0.58 -> bar 0.57
-#   whisper-tiny: clean mean 0.02 (piper) .. 0.23 (en-029+f2), p95 0.40, max 0.67 (en-us+f4);
-#                 decoy min 0.87, p5 0.87; margin 0.47 -> bar 0.63
+#   whisper-tiny: clean mean 0.02 (piper) .. 0.33 (en-029+f2), p95 0.41, max 1.00 (en-029+f2, one clip);
+#                 decoy min 0.87, p5 0.87; margin 0.46 -> bar 0.64 (rerun on quiet cores with the silence filter;
+#                 base's figures did not move)
 #   pocketsphinx: clean mean 0.18 (piper) .. 0.91 (en-029+f2), p95 0.97; decoy p5 0.89; margin -0.08:
 #                 no bar separates, so it sits at the clean p95 (0.97) and only the decoy judges.
-SPEECH_WER_THRESHOLDS = {"whisper-base": 0.57, "whisper-tiny": 0.63, "pocketsphinx": 0.97}
+SPEECH_WER_THRESHOLDS = {"whisper-base": 0.57, "whisper-tiny": 0.64, "pocketsphinx": 0.97}
 
 
 def speech_check(item: Item, clean_path: Path, decoy: str) -> Check:
