@@ -94,8 +94,10 @@ def relevance(pool: Pool, query: str, modality: str | None) -> dict[str, float]:
     if not query:
         return {}
     hits = pool.search_hits(query, modality=modality, k=len(pool.cards()))
-    ideal = pool.search_index.ideal(query)
-    return {h.card.id: h.score if h.mode == "hybrid" else min(h.bm25 / ideal, 1.0) if ideal else 0.0 for h in hits}
+    if all(h.mode == "hybrid" for h in hits):
+        return {h.card.id: h.score for h in hits}
+    ideal = pool.search_index.ideal(query)  # BM25 alone: its share of the query
+    return {h.card.id: min(h.bm25 / ideal, 1.0) if ideal else 0.0 for h in hits}
 
 
 def _failed(card_id: str, scores: PlanScores, threshold: float, rows: int) -> str:

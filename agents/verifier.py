@@ -21,7 +21,7 @@ from tools.pool import Pool
 from tools.pure.audio import estimate_pitch, measure_snr
 from tools.pure.audio_io import read_wav
 from tools.pure.probes import probe_audio, probe_image
-from tools.quality.blind import counted, new_tally, shortcut
+from tools.quality.blind import counted, guarded_hits, new_tally, shortcut
 from tools.quality.degradation import degradation_checks
 from tools.quality.item_checks import file_digest, fingerprint, media_references, source_answers, well_formed
 from tools.quality.speech_check import decoy_script, speech_check
@@ -185,9 +185,10 @@ def _guard_blind(item: Item, verdict: Verdict, tallies: dict[str, dict]) -> tupl
     distractors on repair); else count it. Returns the verdict and the tallies to keep."""
     record = item.model_dump(mode="json")
     tally = tallies.get(item.subtask) or new_tally()
-    solver = shortcut(tally, record)
+    hits = guarded_hits(tally, record)
+    solver = shortcut(tally, hits, len(item.choices or []))
     if solver is None:
-        return verdict, {**tallies, item.subtask: counted(tally, record)}
+        return verdict, {**tallies, item.subtask: counted(tally, record, hits)}
     check = Check(name="no_blind_shortcut", passed=False,
                   detail=f"the {solver} solver answers it from the options alone and is already ahead of chance "
                          f"in {item.subtask}")

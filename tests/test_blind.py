@@ -184,14 +184,16 @@ def test_the_verifier_holds_blind_solvers_to_chance_even_with_leaky_distractors(
 
 
 def test_the_guard_lets_a_solver_lead_by_two_items_or_five_percent() -> None:
-    from tools.quality.blind import counted, new_tally, shortcut
+    from tools.quality.blind import counted, guarded_hits, new_tally, shortcut
 
     item = {"choices": ["3:00", "3:30", "4:00", "9:00"], "answer": "A", "question": "What time is it?"}
     tally = new_tally()
     for _ in range(2):  # the medoid picks the key ("3:00") of every one of these items
-        assert shortcut(tally, item) is None
-        tally = counted(tally, item)
+        hits = guarded_hits(tally, item)
+        assert hits["medoid"] and shortcut(tally, hits, 4) is None
+        tally = counted(tally, item, hits)
     assert tally["hits"]["medoid"] == 2 and tally["n"] == 2
-    assert shortcut(tally, item) == "medoid"  # a third hit: 3 > 0.75 expected + 2
+    assert shortcut(tally, guarded_hits(tally, item), 4) == "medoid"  # a third hit: 3 > 0.75 expected + 2
     other = {**item, "answer": "D"}  # a key no solver picks is always welcome
-    assert shortcut(tally, other) is None and counted(tally, other)["hits"]["medoid"] == 2
+    hits = guarded_hits(tally, other)
+    assert shortcut(tally, hits, 4) is None and counted(tally, other, hits)["hits"]["medoid"] == 2

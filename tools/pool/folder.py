@@ -21,7 +21,17 @@ from tools.pool.roles import (
     split_options,
     text,
 )
-from tools.pool.source import Loaded, Meta, Record, Source, UnreadableDataset, check_depth, field_at, load_json
+from tools.pool.source import (
+    Loaded,
+    Meta,
+    Record,
+    Source,
+    UnreadableDataset,
+    check_depth,
+    field_at,
+    json_list,
+    load_json,
+)
 
 DATA_FILES = ("data.jsonl", "data.csv", "data.parquet")  # first present wins
 CARD_FILE = "card.json"
@@ -132,7 +142,7 @@ def _record(index: int, row: dict[str, Any], roles: dict[str, str]) -> Record:
         elif role == "dialogue":
             value = normalise_dialogue(value)
         else:
-            value = clean_answer(_json_list(value))
+            value = clean_answer(json_list(value))
         if value is not None:
             rec.values[role] = value
             rec.paths[role] = path
@@ -145,18 +155,8 @@ def _record(index: int, row: dict[str, Any], roles: dict[str, str]) -> Record:
     return rec
 
 
-def _json_list(value: Any) -> Any:
-    """CSV cells can only hold text; a cell written as a JSON list is a list."""
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            return load_json(value)
-        except ValueError:  # too deep, too
-            return value
-    return value
-
-
 def _media_refs(value: Any) -> list[Any]:
-    value = _json_list(value)
+    value = json_list(value)
     if isinstance(value, list):
         return [v for v in value if v not in (None, "")]
     return [] if value in (None, "") else [value]

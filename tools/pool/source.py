@@ -54,6 +54,16 @@ def field_at(record: dict[str, Any], path: str) -> Any:
     return value
 
 
+def json_list(value: Any) -> Any:
+    """CSV cells can only hold text; a cell written as a JSON list is a list."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return load_json(value)
+        except ValueError:  # too deep, too
+            return value
+    return value
+
+
 @dataclass(frozen=True)
 class Source:
     """One discovered dataset. Paths are POSIX, relative to the pool root."""

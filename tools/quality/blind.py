@@ -141,19 +141,22 @@ def new_tally() -> dict:
     return {"n": 0, "expected": 0.0, "hits": dict.fromkeys(GUARDED, 0), "keys": {}}
 
 
-def shortcut(tally: dict, item: dict) -> str | None:
-    """The blind solver this item would put too far above chance in its subtask, or None."""
+def guarded_hits(tally: dict, item: dict) -> dict[str, bool]:
+    """Which guarded solvers answer the item right, the frequent-label one from the keys counted so far."""
     picks = blind_picks(item, Counter(tally["keys"]))
     truth = LETTERS.index(item["answer"].upper())
-    expected = tally["expected"] + 1 / len(item["choices"])
-    allowed = expected + max(LEAD_ITEMS, LEAD_SHARE * (tally["n"] + 1))
-    return next((name for name in GUARDED if picks[name] == truth and tally["hits"][name] + 1 > allowed), None)
+    return {name: picks[name] == truth for name in GUARDED}
 
 
-def counted(tally: dict, item: dict) -> dict:
-    """The tally with an accepted item added."""
-    picks = blind_picks(item, Counter(tally["keys"]))
-    truth, key = LETTERS.index(item["answer"].upper()), key_text(item)
+def shortcut(tally: dict, hits: dict[str, bool], options: int) -> str | None:
+    """The blind solver an item with these `hits` would put too far above chance in its subtask, or None."""
+    allowed = tally["expected"] + 1 / options + max(LEAD_ITEMS, LEAD_SHARE * (tally["n"] + 1))
+    return next((name for name in GUARDED if hits[name] and tally["hits"][name] + 1 > allowed), None)
+
+
+def counted(tally: dict, item: dict, hits: dict[str, bool]) -> dict:
+    """The tally with an accepted item (and its `hits`) added."""
+    key = key_text(item)
     return {"n": tally["n"] + 1, "expected": tally["expected"] + 1 / len(item["choices"]),
-            "hits": {name: tally["hits"][name] + (picks[name] == truth) for name in GUARDED},
+            "hits": {name: tally["hits"][name] + hits[name] for name in GUARDED},
             "keys": {**tally["keys"], key: tally["keys"].get(key, 0) + 1}}

@@ -7,15 +7,13 @@ the field path the card gives for the answer, so a step that mislabels an item i
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
 
 from state.models import Check, DatasetCard, Item, Row
-from tools.pool.roles import split_options
-from tools.pool.source import field_at
+from tools.pool.roles import normalise_options, split_options
+from tools.pool.source import field_at, json_list
 from tools.text import LETTERS, norm
 
 # Words that claim an image or a recording; the same family the independent audit scans for.
@@ -72,33 +70,24 @@ def well_formed(item: Item) -> list[Check]:
     return checks
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, str) and value.strip().startswith("[") and len(value) < 20_000:
-        try:
-            parsed = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return [value]
-        return list(parsed) if isinstance(parsed, (list, tuple)) else [value]
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def source_answers(row: Row, card: DatasetCard) -> set[str] | None:
     """The gold answers as the raw record states them, normalised; None when the card names no answer
     field or the record does not hold one. A letter is resolved against the raw options."""
     path = card.roles.get("answer")
     if not path or not row.raw:
         return None
-    answers = [a for a in _as_list(field_at(row.raw, path)) if a is not None and str(a).strip()]
+    value = json_list(field_at(row.raw, path))
+    answers = [a for a in (value if isinstance(value, list) else [value]) if a is not None and str(a).strip()]
     if not answers:
         return None
-    options: list[Any] = []
+    options: list[str] = []
     if "options" in card.roles:
         raw_options = field_at(row.raw, card.roles["options"])
         if card.roles["options"] == card.roles.get("question") and isinstance(raw_options, str):
             split = split_options(raw_options)
             options = split[1] if split else []
         else:
-            options = _as_list(raw_options)
+            options = normalise_options(raw_options) or []
     out = set()
     for answer in answers:
         text = str(answer).strip()

@@ -227,6 +227,10 @@ def _word_question(card: DatasetCard, noisy: bool = False) -> Step:
     return question_step(f"Which {kind} is spoken in the recording{' under the background noise' if noisy else ''}?")
 
 
+def _names_its_speaker(row: Row) -> bool:
+    return bool(str(row.raw.get("speaker") or "").strip())
+
+
 RECIPES: list[Recipe] = [
     Recipe(
         id="spoken-word-mcq",
@@ -277,7 +281,7 @@ RECIPES: list[Recipe] = [
         steps=lambda card: [Step(tool="speaker_lineup")],
         card_check=repeated_talkers,
         preservation=lambda card: 0.9,
-        row_check=lambda row: bool(str(row.raw.get("speaker") or "").strip()),
+        row_check=_names_its_speaker,
         checks=_with_layout(_same_speaker),
     ),
     Recipe(
@@ -295,7 +299,7 @@ RECIPES: list[Recipe] = [
         steps=lambda card: [Step(tool="speaker_mix")],
         card_check=single_talkers,
         preservation=lambda card: 0.9,
-        row_check=lambda row: bool(str(row.raw.get("speaker") or "").strip()),
+        row_check=_names_its_speaker,
         checks=_with_layout(_talker_count),
     ),
     Recipe(
