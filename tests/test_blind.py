@@ -12,7 +12,7 @@ import pytest
 from support import GB_MINI, needs_gb_mini, run, write_dataset
 
 from state.models import Step
-from tools.plans.distractors import exchangeable_distractors
+from tools.plans.distractors import AnswerCounts, exchangeable_distractors
 from tools.plans.steps import Draft, StepEnv, run_step
 from tools.plans.steps import text as text_steps
 from tools.pool import DEMO_POOL, Pool
@@ -127,7 +127,7 @@ def test_distractor_weights_hide_a_frequent_label() -> None:
     # One label keys 20% of rows. Drawn as often as the others it would be in few option sets and then
     # often the key; with calibrated weights its share of option sets matches its share of keys, so given
     # a set holding it, it keys a quarter of them.
-    counts = {"common": 20, **{f"rare {i}": 5 for i in range(16)}}
+    counts = AnswerCounts({"common": 20, **{f"rare {i}": 5 for i in range(16)}})
     rows = [label for label, n in counts.items() for _ in range(n)]
     rng, hits, present = random.Random(5), 0, 0
     for _ in range(4000):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from tools.plans.distractors import answer_counts, exchangeable_distractors
+from tools.plans.distractors import AnswerCounts, answer_counts, exchangeable_distractors
 from tools.plans.steps.core import Draft, StepEnv, StepError, register, row_answers, row_text
+from tools.pool import Pool
 from tools.text import LETTERS, norm
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -37,7 +39,14 @@ def compose_question(draft: Draft, env: StepEnv, p: PromptParams) -> list[Path]:
     return []
 
 
-def _choose(draft: Draft, env: StepEnv, step: str, truth: str, counts: dict[str, int], n_options: int,
+@lru_cache(maxsize=32)
+def _answers(pool: Pool, dataset: str, space: frozenset[str] | None) -> AnswerCounts:
+    """The dataset's answers (those in `space`, or all), counted and indexed once per pool: an item's draw
+    then costs the same whatever the dataset's size."""
+    return answer_counts(pool.rows(dataset), lambda a: space is None or norm(a) in space)
+
+
+def _choose(draft: Draft, env: StepEnv, step: str, truth: str, counts: AnswerCounts, n_options: int,
             note: str) -> None:
     """The key and its exchangeable distractors, shuffled (seeded per item and repair), onto the draft."""
     rng = env.rng(f"{step}:{draft.metadata.get('repair', 0)}")
@@ -51,16 +60,16 @@ class LabelChoiceParams(BaseModel):
     n_options: int = 4
 
 
-@register("label_choices", LabelChoiceParams, version="2")
+@register("label_choices", LabelChoiceParams, version="3")
 def label_choices(draft: Draft, env: StepEnv, p: LabelChoiceParams) -> list[Path]:
     """Multiple choice from a class label, distractors drawn from the label space so the key is exchangeable
     with them (see tools.plans.distractors)."""
     answers = row_answers(env.row)
-    space = {norm(x) for x in env.card.label_space or []}
+    space = frozenset(norm(x) for x in env.card.label_space or [])
     if len(answers) != 1:
         raise StepError("row has no single class label")
     label = answers[0]
-    counts = answer_counts(env.pool.rows(env.card.id), lambda a: norm(a) in space)
+    counts = _answers(env.pool, env.card.id, space)
     if len(counts) < 2:
         raise StepError(f"label space of {env.card.id} is too small for distractors")
     _choose(draft, env, "label_choices", label, counts, p.n_options,
@@ -125,7 +134,7 @@ class ResponseChoiceParams(BaseModel):
     n_options: int = 4
 
 
-@register("response_choices", ResponseChoiceParams, version="2")
+@register("response_choices", ResponseChoiceParams, version="3")
 def response_choices(draft: Draft, env: StepEnv, p: ResponseChoiceParams) -> list[Path]:
     """Next-response multiple choice; distractors are replies from other dialogues of the dataset, drawn so
     the true reply is exchangeable with them: neither its length, nor its words, nor how central it is
@@ -134,7 +143,7 @@ def response_choices(draft: Draft, env: StepEnv, p: ResponseChoiceParams) -> lis
     if len(answers) != 1:
         raise StepError("row has no single next response")
     truth = answers[0]
-    counts = answer_counts(env.pool.rows(env.card.id), lambda a: True)
+    counts = _answers(env.pool, env.card.id, None)
     if len(counts) < p.n_options:
         raise StepError(f"{env.card.id} has too few other responses for distractors")
     _choose(draft, env, "response_choices", truth, counts, p.n_options,
