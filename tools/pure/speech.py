@@ -1,7 +1,8 @@
 """Offline, deterministic text-to-speech with the espeak-ng binary, and the speak / speak_dialogue tools.
 
 Dialogues also use the optional piper voice (tools/pure/piper_tts.py) for one male or unknown
-speaker when it is installed; voices fit what a speaker's name says about them.
+speaker when it is installed; voices fit what a speaker's name says about them. A turn may be in
+any language of LANGUAGES: a speaker keeps one identity (variant, pitch, rate) in all of them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,15 @@ PIPER_SPEC = "piper:en_US-joe-medium"  # the colon keeps it from ever reaching e
 # verifier demands 10 Hz (agents/verifier.py MIN_PITCH_GAP_HZ) measured on real turns, which scatter.
 PITCH_SPACING_HZ = 30.0
 NARRATOR = "narrator"  # speak_dialogue's name, in its voices map, for the voice that reads unattributed turns
+# The languages a turn may be spoken in (ISO 639-1) -> the espeak-ng voice that speaks it. Each is a voice
+# file's own name ("fr", not its alias "fr-fr"): espeak-ng 1.51 drops a +variant after an alias, and the
+# variant is what keeps a speaker the same person in every language. English turns keep each catalogue
+# voice's own accent. Each language's speech-check bar is measured (tools/quality/speech_check.py).
+LANGUAGES: dict[str, str] = {"en": "en-us", "es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt", "nl": "nl"}
+# Other languages are spoken this much slower than a voice's English, each speaker staying faster or
+# slower than the others: Whisper base's mean WER on clean espeak-ng speech (10 sentences by the 6 voices)
+# fell from 0.48 to 0.46 in Spanish and from 0.93 to 0.86 in French.
+FOREIGN_RATE = 0.7
 Sex = Literal["female", "male"]
 
 
@@ -104,25 +114,30 @@ def synthesize(
 
 
 def render_dialogue(
-    turns: list[dict], voices: dict[str, str] | None = None, pause_ms: int = 400, sample_rate: int = 16000
+    turns: list[dict], voices: dict[str, str] | None = None, pause_ms: int = 400, sample_rate: int = 16000,
+    language: str = "en",
 ) -> tuple[np.ndarray, list[dict]]:
-    """Speak each turn in its speaker's voice with `pause_ms` of silence between turns.
+    """Speak each turn ({"speaker", "text", "lang"?}) in its speaker's voice with `pause_ms` of silence between turns.
 
-    Speakers get voices by `assign_voices`; a turn whose speaker is None (the source does not say
-    who speaks) is read by one narrator voice. Returns the waveform and one {"turn", "speaker",
-    "voice", "start", "end", "text"} per turn: start and end in seconds bound exactly that turn's
-    samples; text is what was spoken (whitespace-normalised, capped at MAX_TEXT_CHARS).
+    A turn is spoken in its "lang" (default `language`), one of LANGUAGES. Speakers get voices by
+    `assign_voices` and keep them in every language (`in_language`), so each (language, speaker) has a
+    voice of its own; a turn whose speaker is None (the source does not say who speaks) is read by one
+    narrator voice. Returns the waveform and one {"turn", "speaker", "lang", "voice", "start", "end",
+    "text"} per turn: start and end in seconds bound exactly that turn's samples; text is what was
+    spoken (whitespace-normalised, capped at MAX_TEXT_CHARS). SpeechError for an unsupported language.
     """
     if not turns:
         raise SpeechError("a dialogue needs at least one turn")
+    default = check_language(language)
     speakers = [None if t.get("speaker") is None else str(t["speaker"]) for t in turns]
-    assigned = assign_voices(speakers, voices)
+    langs = [check_language(str(t.get("lang") or default)) for t in turns]
+    assigned = assign_voices(speakers, voices, non_english={s for s, lang in zip(speakers, langs) if lang != "en"})
     pause = np.zeros(round(pause_ms * sample_rate / 1000), dtype=np.float32)
     pieces: list[np.ndarray] = []
     timeline: list[dict] = []
     cursor = 0
-    for i, (turn, speaker) in enumerate(zip(turns, speakers)):
-        voice = assigned[speaker]
+    for i, (turn, speaker, lang) in enumerate(zip(turns, speakers, langs)):
+        voice = in_language(assigned[speaker], lang)
         text = clean_text(str(turn["text"]))
         speech = speak_as(voice, text, sample_rate)
         if pieces:
@@ -130,11 +145,36 @@ def render_dialogue(
             cursor += len(pause)
         pieces.append(speech)
         timeline.append({
-            "turn": i, "speaker": speaker, "voice": voice.spec, "start": cursor / sample_rate,
+            "turn": i, "speaker": speaker, "lang": lang, "voice": voice.spec, "start": cursor / sample_rate,
             "end": (cursor + len(speech)) / sample_rate, "text": text,
         })
         cursor += len(speech)
     return np.concatenate(pieces), timeline
+
+
+def check_language(lang: str) -> str:
+    """`lang` as a key of LANGUAGES ("ES" -> "es"); SpeechError naming the supported ones when it is not."""
+    code = lang.strip().lower()
+    if code not in LANGUAGES:
+        raise SpeechError(f"language {lang!r} is not supported for speech; supported: {', '.join(LANGUAGES)}")
+    return code
+
+
+def in_language(voice: Voice, lang: str) -> Voice:
+    """The same speaker speaking `lang`: that language's espeak-ng voice with `voice`'s variant and pitch, and
+    its rate (the speaker's English rate) slowed by FOREIGN_RATE outside English.
+
+    A spec already of that language is kept ("en-029+f2" for English), and so is one of no language in
+    LANGUAGES (a caller's own choice, or a typo espeak-ng then refuses); piper speaks English only."""
+    if voice.spec == PIPER_SPEC:
+        if lang == "en":
+            return voice
+        raise SpeechError(f"piper speaks English only, not {lang!r}; give this speaker an espeak-ng voice")
+    base, _, variant = voice.spec.partition("+")
+    own, spec = base.split("-")[0], voice.spec
+    if own != lang and own in LANGUAGES:
+        spec = f"{LANGUAGES[lang]}+{variant}" if variant else LANGUAGES[lang]
+    return replace(voice, spec=spec, rate=voice.rate if lang == "en" else max(80, round(voice.rate * FOREIGN_RATE)))
 
 
 def speak_as(voice: Voice, text: str, sample_rate: int = 16000) -> np.ndarray:
@@ -168,13 +208,17 @@ def speaker_sex(speaker: str) -> Sex | None:
     return "female" if first in _FEMALE_NAMES else "male" if first in _MALE_NAMES else None
 
 
-def assign_voices(speakers: list[str | None], voices: dict[str, str] | None = None) -> dict[str | None, Voice]:
+def assign_voices(
+    speakers: list[str | None], voices: dict[str, str] | None = None, non_english: set[str | None] | None = None,
+) -> dict[str | None, Voice]:
     """One voice per distinct speaker, in order of first appearance.
 
     A speaker mapped in `voices` gets that spec. Others get the first free catalogue voice of the
     sex their label implies (any voice when it implies none) that keeps PITCH_SPACING_HZ from the
     voices taken; failing that, the free fitting voice farthest in pitch from them. None, the
     unknown speaker, gets the narrator: the first catalogue voice not mapped to a named speaker.
+    Speakers in `non_english` say something in another language and get espeak-ng voices only:
+    piper speaks English alone, and one engine keeps the speaker one person in every language.
     """
     given = voices or {}
     voices_in = catalogue()
@@ -184,9 +228,10 @@ def assign_voices(speakers: list[str | None], voices: dict[str, str] | None = No
         if speaker is not None and speaker in given:
             assigned[speaker] = voice_for(given[speaker])
             continue
-        free = [v for v in voices_in if v not in taken]
+        able = [v for v in voices_in if v != PIPER_VOICE] if speaker in (non_english or ()) else voices_in
+        free = [v for v in able if v not in taken]
         if speaker is None:
-            assigned[None] = free[0] if free else voices_in[0]
+            assigned[None] = free[0] if free else able[0]
             continue
         sex = speaker_sex(speaker)
         fitting = [v for v in free if sex is None or v.sex in (sex, None)] or free
@@ -243,6 +288,8 @@ class Turn(BaseModel):
     speaker: str | None = Field(min_length=1, max_length=64, description="Who speaks this turn; null when the "
                                 "source does not say (such turns are read by one narrator voice).")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What they say.")
+    lang: str | None = Field(None, max_length=8, description=f"Language of this turn, one of {', '.join(LANGUAGES)}; "
+                             "null: the dialogue's language.")
 
 
 class SpeakDialogueParams(BaseModel):
@@ -251,6 +298,7 @@ class SpeakDialogueParams(BaseModel):
                                           "speakers left out get distinct catalogue voices that fit their names.")
     pause_ms: int = Field(400, ge=0, le=5000, description="Silence between turns in milliseconds.")
     sample_rate: int = Field(16000, ge=8000, le=48000, description="Sample rate of the WAV in Hz.")
+    language: str = Field("en", max_length=8, description=f"Language of turns that name none: {', '.join(LANGUAGES)}.")
     out: WavOutput
 
 
@@ -266,17 +314,21 @@ def speak(p: SpeakParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
 
 @tool("speak_dialogue", SpeakDialogueParams, "Render a dialogue with one voice per speaker (espeak-ng, and piper "
       "when installed; female or male where the name says) and a pause between turns into a 16-bit mono WAV; "
-      "reports each turn's start and end in seconds.")
+      f"turns may switch language ({', '.join(LANGUAGES)}), each speaker keeping their voice. Reports each turn's "
+      "language, voice, start and end in seconds.")
 def speak_dialogue(p: SpeakDialogueParams, ws: Workspace) -> tuple[list[Path], dict[str, Any]]:
     try:
-        samples, timeline = render_dialogue([t.model_dump() for t in p.turns], p.voices, p.pause_ms, p.sample_rate)
+        samples, timeline = render_dialogue([t.model_dump() for t in p.turns], p.voices, p.pause_ms, p.sample_rate,
+                                            p.language)
     except SpeechError as exc:
         raise ToolError(str(exc)) from None
     path = save_output(ws, p.out, samples, p.sample_rate)
-    voices = {NARRATOR if t["speaker"] is None else t["speaker"]: t["voice"] for t in timeline}
-    engines = sorted({"piper" if v == PIPER_SPEC else "espeak-ng" for v in voices.values()})
-    return [path], {"turns": timeline, "voices": voices, "duration_s": len(samples) / p.sample_rate,
-                    "engine": "+".join(engines)}
+    voices: dict[str, str] = {}  # each speaker's voice in their first turn; every turn records its own
+    for t in timeline:
+        voices.setdefault(NARRATOR if t["speaker"] is None else t["speaker"], t["voice"])
+    engines = sorted({"piper" if t["voice"] == PIPER_SPEC else "espeak-ng" for t in timeline})
+    return [path], {"turns": timeline, "voices": voices, "languages": sorted({t["lang"] for t in timeline}),
+                    "duration_s": len(samples) / p.sample_rate, "engine": "+".join(engines)}
 
 
 def clean_text(text: str) -> str:

@@ -53,6 +53,7 @@ class WhisperModel:
     parts: tuple[Part, ...]
     files: dict[str, str]  # file in the (joined) model folder -> sha256
     pieces: dict[str, str]  # model.bin's parts, in order -> sha256; empty when it ships whole
+    multilingual: bool  # whether it recognises languages other than English (".en" models do not)
 
     def install_hint(self) -> str:
         pins = " ".join(f"{p.package}=={p.version}" for p in self.parts)
@@ -69,6 +70,7 @@ TINY = WhisperModel(
         "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
     },
     pieces={},
+    multilingual=False,
 )
 BASE = WhisperModel(
     name="whisper-base", size="base",
@@ -84,6 +86,7 @@ BASE = WhisperModel(
         "model.bin.part1": "fc3e0949de91a510f08aa220f3e52c4c8f6201f0f377116d1af4cf9ec8cc4872",
         "model.bin.part2": "77277146d912bddd6bd8eb22c9651ae8af74b31ef91f87caeb6901976fa444c3",
     },
+    multilingual=True,
 )
 MODELS = {m.name: m for m in (BASE, TINY)}  # best first
 
@@ -101,15 +104,18 @@ def engine_label(name: str) -> str:
     return f"{FASTER_WHISPER} {version} {MODELS[name].size} {COMPUTE_TYPE}"
 
 
-def transcribe_whisper(speech: np.ndarray, name: str) -> str:
-    """The words Whisper hears in 16 kHz float32 mono speech; "" for silence.
+def transcribe_whisper(speech: np.ndarray, name: str, language: str = "en") -> str:
+    """The words Whisper hears in 16 kHz float32 mono speech said in `language` (ISO 639-1); "" for silence.
 
-    Raises WhisperUnavailable when the model is not installed or fails its checksum."""
+    Raises ValueError for a language other than English on an English-only model, WhisperUnavailable
+    when the model is not installed or fails its checksum."""
+    if language != "en" and not MODELS[name].multilingual:
+        raise ValueError(f"{name} ({MODELS[name].size}) recognises English only, not {language!r}")
     model = _model(name)
     with _locks[name]:
-        # English only: base would otherwise guess a language per file and may translate; no
+        # The language is always given: base would otherwise guess one per file and may translate; no
         # conditioning on earlier windows, so one misheard window cannot steer the next.
-        segments, _ = model.transcribe(speech.astype(np.float32), language="en", beam_size=BEAM_SIZE,
+        segments, _ = model.transcribe(speech.astype(np.float32), language=language, beam_size=BEAM_SIZE,
                                        condition_on_previous_text=False, vad_filter=False)
         return " ".join(s.text.strip() for s in segments if s.no_speech_prob <= NO_SPEECH_PROB).strip()
 
