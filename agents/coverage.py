@@ -23,8 +23,9 @@ def coverage(subtasks: list[Subtask], not_covered: dict[str, str]) -> list[dict[
 def nothing_served(not_covered: dict[str, str], pool: Pool, decider: str = OFFLINE) -> str:
     """The refusal when no part of the requirement can be built: how many clauses and where their
     reasons are, what this pool and the offline recipes can build, and, offline, that an LLM may do better."""
-    can = [f"{r.id} on {c.id}" for c in pool.cards() for r in RECIPES.values() if r.misfit(c) is None]
-    titles = "; ".join(sorted({r.title.lower() for r in RECIPES.values()}))
+    recipes = [r for r in RECIPES.values() if decider != OFFLINE or not r.needs_llm]
+    can = [f"{r.id} on {c.id}" for c in pool.cards() for r in recipes if r.misfit(c) is None]
+    titles = "; ".join(sorted({r.title.lower() for r in recipes}))
     policy = "the offline policy" if decider == OFFLINE else f"the {decider} decider"
     hint = ("use an LLM decider (--llm MODEL), which may write items these recipes cannot" if decider == OFFLINE
             else "try another model")

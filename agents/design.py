@@ -10,7 +10,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.coverage import nothing_served
-from agents.llm import LLMFactory, choose, stop_for
+from agents.llm import LLMFactory, choose, stop_for, uses_llm
 from agents.requirement_terms import (
     alignment_query,
     audio_noise,
@@ -21,6 +21,7 @@ from agents.requirement_terms import (
     modality_cues,
     requested_count,
     unsupported,
+    written_settings,
 )
 from agents.resources import pool_for, store_for
 from state.context import Context
@@ -66,9 +67,24 @@ def _settings(recipe: Recipe, clause: str) -> dict[str, object]:
     if recipe.modality == "image" or recipe.media == "image":
         ops = image_degradations(clause)
         return {"ops": ops} if ops else {}
-    if recipe.modality == "audio":
-        return audio_noise(clause)
-    return {}
+    found = audio_noise(clause) if recipe.modality == "audio" else {}
+    if recipe.needs_llm:  # languages, web background: only those its steps take
+        found |= {k: v for k, v in written_settings(clause).items() if _honours(recipe, {k: v})}
+    return found
+
+
+def _needs_writer(words: list[str], cues: set[str], offline: list[Recipe]) -> Recipe | None:
+    """The LLM-writing recipe a clause asks for, when it names what only such a recipe does (keywords no
+    offline recipe has: "faulty", "unreliable"), twice over or with no offline recipe matching it better."""
+    plain = {k for r in offline for k in r.keywords}
+    best = max((_hits(words, r) for r in offline), default=0)
+
+    def own(r: Recipe) -> int:
+        return sum(any(keyword_match(w, k) for k in r.keywords if k not in plain) for w in words)
+
+    asked = [r for r in RECIPES.values() if r.needs_llm and (not cues or r.modality in cues)
+             and own(r) and (own(r) >= 2 or _hits(words, r) >= best)]
+    return max(asked, key=lambda r: (own(r), _hits(words, r)), default=None)
 
 
 class OfflineDesigner:
@@ -76,10 +92,12 @@ class OfflineDesigner:
     subtask of its own, realised by the recipe whose keywords it hits most among recipes of the
     modality the clause names and that can apply what the clause fixes (a degradation, a noise).
     Two clauses may share a recipe and stay two subtasks. A clause no recipe serves is reported in
-    `not_covered`, with why."""
+    `not_covered`, with why. Recipes whose steps write with an LLM compete only when the executor has
+    a model to write with (`writer`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, writer: bool = False) -> None:
         self.not_covered: dict[str, str] = {}
+        self.writer = writer
 
     def propose(self, requirement: str) -> list[Subtask]:
         subtasks: list[Subtask] = []
@@ -96,8 +114,15 @@ class OfflineDesigner:
             # keywords, text first on a tie.
             allowed = [r for r in RECIPES.values() if (not cues or r.modality in cues)
                        and not (no_images and "image" in r.carries)]
-            ranked = [r for r in sorted(allowed, key=lambda r: (-_hits(words, r), r.modality != "text"))
-                      if _hits(words, r)]
+            writer = _needs_writer(words, cues, [r for r in allowed if not r.needs_llm])
+            if writer is not None and not self.writer:
+                self.not_covered[clause] = (f"it asks for {writer.title.lower()}, which needs an LLM writer "
+                                            f"(recipe {writer.id}); run with --llm MODEL")
+                continue
+            allowed = [r for r in allowed if self.writer or not r.needs_llm]
+            # What only a writer does comes first when there is one; then keyword hits, text first on a tie.
+            ranked = [r for r in sorted(allowed, key=lambda r: (r is not writer, -_hits(words, r),
+                                                                r.modality != "text")) if _hits(words, r)]
             able = [r for r in ranked if _honours(r, _settings(r, clause))]
             if not able:
                 self.not_covered[clause] = _why_not(clause, ranked, no_images)
@@ -314,7 +339,7 @@ def make_design_node(get_llm: LLMFactory | None = None):
         rounds = state.get("design_rounds", 0) + 1
         requirement = store_for(state["run_dir"]).requirement
         designer: Designer = choose(
-            ctx, OfflineDesigner,
+            ctx, lambda: OfflineDesigner(writer=uses_llm(ctx, "orchestrator")),
             lambda client: LLMDesigner(client, requirement, "\n".join(card_digest(c) for c in pool_for(ctx).cards()),
                                        state.get("design_feedback", [])),
             get_llm, state["run_dir"])
@@ -326,7 +351,7 @@ def make_design_node(get_llm: LLMFactory | None = None):
             if stop:
                 return Command(goto="assemble", update={**stop, "events": [f"design: {exc}"]})
             events.append(f"design: the LLM designer failed ({exc.kind}: {exc}); the offline designer decides")
-            designer = OfflineDesigner()
+            designer = OfflineDesigner(writer=uses_llm(ctx, "orchestrator"))
             subtasks, event = _designed(designer, state, requirement)
         if ctx.snr_db is not None:  # an explicit SNR in the context beats the requirement's words
             for sub in subtasks:

@@ -10,10 +10,10 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from agents.coverage import nothing_served
-from agents.llm import LLMFactory, choose, raise_stops, stop_for
+from agents.llm import LLMFactory, choose, raise_stops, stop_for, uses_llm
 from agents.requirement_terms import alignment_query
 from agents.resources import pool_for
-from state.context import OFFLINE, Context
+from state.context import Context
 from state.graph_state import BuildState
 from state.models import DatasetCard, Grounding, Modality, PlanScores, Subtask
 from tools.llm import LLMClient, LLMError
@@ -43,13 +43,19 @@ def _with_settings(steps, settings):
 
 class OfflineGrounder:
     """Preference from the recipe (modality, roles, answer kind); lexical card search for
-    alignment; transformability from the recipe's fit; scores from the card and usable rows."""
+    alignment; transformability from the recipe's fit; scores from the card and usable rows. A recipe
+    that writes with an LLM is grounded only when the executor has a model (`writer`)."""
+
+    def __init__(self, writer: bool = False) -> None:
+        self.writer = writer
 
     def ground(self, subtasks: list[Subtask], pool: Pool, threshold: float) -> dict[str, tuple[list[Grounding], str]]:
         return {sub.id: self._ground(sub, pool, threshold) for sub in subtasks}
 
     def _ground(self, subtask: Subtask, pool: Pool, threshold: float) -> tuple[list[Grounding], str]:
         recipe = RECIPES[subtask.recipe]
+        if recipe.needs_llm and not self.writer:
+            return [], f"subtask {subtask.id}: recipe {recipe.id} needs an LLM writer; run with --llm MODEL"
         query = (alignment_query(subtask.clause, recipe.keywords if recipe.skill_in_steps else ())
                  if subtask.clause else " ".join(subtask.keywords))
         asked = subtask.clause or query
@@ -245,7 +251,8 @@ def _fitting(subtask: Subtask, card: DatasetCard) -> list[str]:
 def make_grounding_node(get_llm: LLMFactory | None = None):
     def grounding(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["allocate", "design", "assemble"]]:
         ctx = runtime.context or Context()
-        grounder: Grounder = choose(ctx, OfflineGrounder, LLMGrounder, get_llm, state["run_dir"])
+        grounder: Grounder = choose(ctx, lambda: OfflineGrounder(writer=uses_llm(ctx, "orchestrator")), LLMGrounder,
+                                    get_llm, state["run_dir"])
         pool = pool_for(ctx)
         groundings: list[Grounding] = []
         rejected: dict[str, str] = {}
@@ -274,7 +281,7 @@ def make_grounding_node(get_llm: LLMFactory | None = None):
         first = {**{s.clause or s.name: rejected[s.id] for s in subtasks if s.id in rejected},
                  **state.get("first_rejections", {})}
         update["first_rejections"] = first
-        revisable = ctx.llm != OFFLINE or any(s.alternatives for s in subtasks if s.id in rejected)
+        revisable = uses_llm(ctx, "planner") or any(s.alternatives for s in subtasks if s.id in rejected)
         if revisable and state.get("design_rounds", 0) < ctx.max_design_rounds:
             return Command(goto="design", update=update)
         # No revision left: build what is grounded and report the rest, never fill it with other data.

@@ -42,6 +42,12 @@ _LANGUAGES = re.compile(
     r"\b(french|german|spanish|italian|portuguese|chinese|mandarin|cantonese|japanese|korean|arabic|hindi|"
     r"russian|dutch|swedish|turkish|polish|vietnamese|thai|indonesian|multilingual|mixed[- ]language|"
     r"code[- ]switch(?:ing|ed)?|bilingual|cross[- ]lingual|translat(?:e|ed|ion))\b", re.I)
+# Language names to the codes LLM tools and speech take; English too, for "mixing English and Spanish".
+LANGUAGE_CODES = {"english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+                  "portuguese": "pt", "chinese": "zh", "mandarin": "zh", "cantonese": "yue", "japanese": "ja",
+                  "korean": "ko", "arabic": "ar", "hindi": "hi", "russian": "ru", "dutch": "nl", "swedish": "sv",
+                  "turkish": "tr", "polish": "pl", "vietnamese": "vi", "thai": "th", "indonesian": "id"}
+_WEB = re.compile(r"\b(?:web|internet|online sources?|up[- ]to[- ]date|current events?|recent news)\b", re.I)
 _NO_IMAGES = re.compile(r"\b(?:no|without)\s+(?:any\s+)?(?:images?|pictures?|photos?|visual)", re.I)
 _SPLIT = re.compile(r"[.;,:!?\n]+|\band\b|\bas well as\b|\bplus\b", re.I)
 # Words that describe how items are rendered or degraded, not what data they need.
@@ -151,6 +157,15 @@ def unsupported(text: str) -> str | None:
         return (f"it asks for {m.group(1)!r}: offline recipes write and speak English only and cannot "
                 "translate; an LLM decider (--llm) can write such items")
     return None
+
+
+def written_settings(text: str) -> dict[str, Any]:
+    """What a clause fixes for items an LLM writes: the languages it names (in order), and web background
+    when it asks for current or web knowledge."""
+    names = re.findall(rf"\b({'|'.join(LANGUAGE_CODES)})\b", text, re.I)
+    codes = list(dict.fromkeys(LANGUAGE_CODES[n.lower()] for n in names))
+    found: dict[str, Any] = {"languages": codes} if codes and codes != ["en"] else {}
+    return found | ({"web_background": True} if _WEB.search(text) else {})
 
 
 def forbids_images(requirement: str) -> bool:

@@ -162,6 +162,7 @@ class Provenance(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[str] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list)
+    llm: dict[str, Any] | None = Field(None, description="For an LLM tool: model, prompt_hash, tokens, cached.")
 
 
 class Source(BaseModel):
@@ -199,7 +200,7 @@ class Verdict(BaseModel):
     action: Literal["accept", "repair", "discard"]
     checks: list[Check] = Field(default_factory=list)
     reason: str = ""
-    repair: dict[str, Any] = Field(default_factory=dict, description="Step parameter overrides for a repair.")
+    repair: dict[str, str] = Field(default_factory=dict, description="For a repair: plan step -> what to fix there.")
 
     @property
     def failed(self) -> list[Check]:

@@ -1,5 +1,8 @@
-"""The registry of pure tools: typed parameters, a result that records its provenance, and a
+"""The registry of tools, pure and LLM: typed parameters, a result that records its provenance, and a
 LangChain wrapper for each, so an LLM orchestrator calls exactly what the offline path calls.
+
+An LLM tool (tools.written) makes one structured call through the workspace's LLM client and validates
+the answer; its provenance adds the model, the prompt's hash (the cache key) and the tokens spent.
 
 A tool reads only inside its workspace's read roots (the pool and the run directory) and writes only
 into the run's media folder, under a sanitised name; paths in parameters are marked `InputPath` or
@@ -8,9 +11,10 @@ into the run's media folder, under a sanitised name; paths in parameters are mar
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -39,10 +43,11 @@ def output_name(*suffixes: str) -> Any:
     return Annotated[OutputName, AfterValidator(check), described]
 
 # Modules whose import registers their tools; loaded on first use, so importing the registry is cheap.
-TOOL_MODULES = tuple(f"tools.pure.{name}" for name in (
+TOOL_MODULES = (*(f"tools.pure.{name}" for name in (
     "speech", "audio", "mixing", "tts_online", "image_tools", "convert", "metadata", "decompose", "patching",
     "websearch", "asr", "piper_tts",
-))
+)), *(f"tools.written.{name}" for name in ("questions", "accounts", "dialogue", "rewrite", "faults", "vision")))
+LLM_ROLE = "orchestrator"  # LLM tools run under the executor, so they use the orchestrator's model
 
 
 class ToolError(ValueError):
@@ -62,6 +67,7 @@ class Workspace:
     run_dir: Path
     read_roots: tuple[Path, ...] = ()
     seed: int = 0
+    llm: Any = dataclasses.field(default=None, compare=False, repr=False)  # an LLMClient, for LLM tools only
 
     def input(self, rel: str) -> Path:
         """The first existing file `rel` names under the run directory or a read root."""
@@ -85,34 +91,39 @@ class Workspace:
         return path.resolve().relative_to(self.run_dir.resolve()).as_posix()
 
 
-ToolFn = Callable[[Any, Workspace], tuple[list[Path], dict[str, Any]]]
+# A pure tool is fn(params, workspace); an LLM tool is fn(params, workspace, ask) with ask(messages, schema).
+ToolFn = Callable[..., tuple[list[Path], dict[str, Any]]]
+Ask = Callable[[Sequence[tuple[str, Any]], type[BaseModel]], Any]
 
 
 @dataclass(frozen=True)
-class PureTool:
+class ToolSpec:
     name: str
     version: str
     description: str
     params: type[BaseModel]
     fn: ToolFn
+    llm: bool = False  # needs the workspace's LLM client
 
 
-TOOLS: dict[str, PureTool] = {}
+TOOLS: dict[str, ToolSpec] = {}
 
 
-def tool(name: str, params: type[BaseModel], description: str, version: str = "1") -> Callable[[ToolFn], ToolFn]:
-    """Register `fn(params, workspace) -> (files written, values)` under `name`."""
+def tool(name: str, params: type[BaseModel], description: str, version: str = "1",
+         llm: bool = False) -> Callable[[ToolFn], ToolFn]:
+    """Register `fn(params, workspace) -> (files written, values)` under `name`; with llm=True,
+    `fn(params, workspace, ask)`, where `ask(messages, schema)` is the tool's one structured LLM call."""
 
     def wrap(fn: ToolFn) -> ToolFn:
         if name in TOOLS:
             raise ValueError(f"tool {name!r} is registered twice")
-        TOOLS[name] = PureTool(name, version, description, params, fn)
+        TOOLS[name] = ToolSpec(name, version, description, params, fn, llm)
         return fn
 
     return wrap
 
 
-def registry() -> dict[str, PureTool]:
+def registry() -> dict[str, ToolSpec]:
     for module in TOOL_MODULES:
         importlib.import_module(module)
     return TOOLS
@@ -149,18 +160,45 @@ def call(name: str, params: dict[str, Any] | BaseModel, ws: Workspace) -> ToolRe
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ToolError(f"bad parameters for {name}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    files, values = spec.fn(typed, ws)
+    record = None
+    if spec.llm:
+        files, values, record = _run_llm(spec, typed, ws)
+    else:
+        files, values = spec.fn(typed, ws)
     outputs = [ws.relative(p) for p in files]
     return ToolResult(outputs=outputs, values=values, provenance=Provenance(
         tool=name, version=spec.version, params=typed.model_dump(mode="json"), inputs=_input_fields(typed),
-        outputs=outputs))
+        outputs=outputs, llm=record))
+
+
+def _run_llm(spec: ToolSpec, params: BaseModel, ws: Workspace) -> tuple[list[Path], dict[str, Any], dict[str, Any]]:
+    """Run an LLM tool with its one call recorded. Unusable output is this tool's failure (ToolError); a spent
+    budget, a refused key or an endpoint that stays down are the build's, so those LLMErrors propagate."""
+    if ws.llm is None:
+        raise ToolError(f"{spec.name} needs an LLM; run with --llm MODEL (e.g. --llm local:smollm2)")
+    from tools.llm import LLMOutputError  # here: the client layer is slow to import and pure tools never need it
+
+    infos = []
+
+    def ask(messages: Sequence[tuple[str, Any]], schema: type[BaseModel]) -> Any:
+        if infos:
+            raise ToolError(f"{spec.name} asked the LLM twice; an LLM tool makes one call, so its record is whole")
+        answer, info = ws.llm.call(LLM_ROLE, spec.name, messages, schema)
+        infos.append(info)
+        return answer
+
+    try:
+        files, values = spec.fn(params, ws, ask)
+    except LLMOutputError as exc:
+        raise ToolError(f"{spec.name} got no usable answer: {exc}") from None
+    return files, values, asdict(infos[0])
 
 
 def langchain_tools(ws: Workspace) -> list:
     """Every registered tool as a LangChain StructuredTool bound to the workspace."""
     from langchain_core.tools import StructuredTool
 
-    def bind(spec: PureTool):
+    def bind(spec: ToolSpec):
         def run(**kwargs: Any) -> dict[str, Any]:
             try:
                 return call(spec.name, kwargs, ws).model_dump(mode="json")

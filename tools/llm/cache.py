@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
-def cache_key(model: str, messages: Sequence[tuple[str, str]], json_schema: dict[str, Any]) -> str:
-    """sha256 of the model name, the messages and the JSON schema asked for; nothing secret goes in."""
+def cache_key(model: str, messages: Sequence[tuple[str, Any]], json_schema: dict[str, Any]) -> str:
+    """sha256 of the model name, the messages and the JSON schema asked for; nothing secret goes in.
+
+    A message's content is text or a list of content parts (an image as a data URL), both plain JSON."""
     blob = json.dumps({"model": model, "messages": [list(m) for m in messages], "schema": json_schema},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -27,6 +29,10 @@ class ResponseCache:
         self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._db:
+            # WAL without a sync per commit: an answer survives a killed process (the OS has it); one lost
+            # to a power cut is only asked again.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
 
     def get(self, key: str) -> str | None:

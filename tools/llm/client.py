@@ -8,19 +8,22 @@ endpoint, a usage ledger that survives restarts, and a budget checked before eve
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import openai
 from langchain_core.exceptions import ModelRefusalError
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from openai.lib._parsing import type_to_response_format_param
 from pydantic import BaseModel, ValidationError
@@ -39,6 +42,8 @@ from tools.llm.models import ROLES, ModelSpec
 from tools.llm.prices import cost, price_table
 
 T = TypeVar("T", bound=BaseModel)
+# A chat message: (role, text), or (role, content parts) for vision: [{"type": "text"...}, {"type": "image_url"...}].
+Message = tuple[str, str | list[dict[str, Any]]]
 
 OPENAI_URL = "https://api.openai.com/v1"
 REPAIRS = 2  # extra attempts that show the model its bad output and the validation error
@@ -47,11 +52,31 @@ TRANSIENT = {408, 409, 429}  # and every 5xx; any other 4xx will fail the same w
 
 
 @dataclass(frozen=True)
+class CallInfo:
+    """What one structured call cost and where its answer came from, for a tool's provenance."""
+
+    model: str
+    prompt_hash: str  # the cache key: model, messages and schema, hashed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
 class _Chat:
     model: ChatOpenAI
     url: str
     slots: threading.BoundedSemaphore
     secret: str  # only to scrub it from server messages we repeat
+    # Structured-output runnables by schema: building one per call costs more than a fast endpoint's answer.
+    runnables: dict[str, Runnable] = field(default_factory=dict)
+
+    def runnable(self, json_schema: dict) -> Runnable:
+        key = json.dumps(json_schema, sort_keys=True)
+        if key not in self.runnables:
+            self.runnables[key] = self.model.with_structured_output(json_schema, method="json_schema",
+                                                                    include_raw=True)
+        return self.runnables[key]
 
 
 class _BadOutput(Exception):
@@ -66,10 +91,11 @@ class LLMClient:
     """Structured calls per role, cached, retried, repaired, metered and bounded in cost and concurrency.
 
     run_dir None keeps the cache and the ledger in memory; otherwise they live in run_dir/llm/.
+    vision: the orchestrator's model reads images (image_url parts); nothing probes for it, the caller says so.
     """
 
     def __init__(self, models: Mapping[str, ModelSpec], run_dir: Path | None = None, *,
-                 max_cost: float | None = None, concurrency: int = 4,
+                 max_cost: float | None = None, concurrency: int = 4, vision: bool = False,
                  prices: Mapping[str, tuple[float, float]] | None = None, timeout_s: float = 120.0,
                  max_retries: int = 4, backoff_s: float = 1.0) -> None:
         unknown = sorted(set(models) - set(ROLES))
@@ -78,6 +104,7 @@ class LLMClient:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1; got {concurrency}")
         self._models = dict(models)
+        self.vision = vision
         folder = Path(run_dir) / "llm" if run_dir is not None else None
         self._cache = ResponseCache(folder / "cache.sqlite" if folder else None)
         self._ledger = UsageLedger(folder / "usage.jsonl" if folder else None)
@@ -99,27 +126,32 @@ class LLMClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def structured(self, role: str, decision: str, messages: Sequence[tuple[str, str]], schema: type[T]) -> T:
+    def structured(self, role: str, decision: str, messages: Sequence[Message], schema: type[T]) -> T:
         """A validated `schema` instance for `messages`, from the cache or from the role's model.
 
         Raises only LLMError subclasses: LLMRejected, LLMUnavailable, LLMOutputError, BudgetExceeded.
         """
+        return self.call(role, decision, messages, schema)[0]
+
+    def call(self, role: str, decision: str, messages: Sequence[Message], schema: type[T]) -> tuple[T, CallInfo]:
+        """`structured`, with what the call cost: the tokens of every attempt it took (0 on a cache hit)."""
         spec = self._models.get(role)
         if spec is None:
             raise ValueError(f"no model for role '{role}'; this client has {', '.join(self._models) or 'none'}")
-        # What the SDK would send for the class: a strict schema named after it (stubs route on the name).
-        json_schema = type_to_response_format_param(schema)["json_schema"]
+        json_schema = _json_schema(schema)
         key = cache_key(spec.name, messages, json_schema)
         hit = self._cached(key, schema)
         if hit is not None:
             self._ledger.add(role=role, decision=decision, model=spec.name, cached=True, key=key)
-            return hit
+            return hit, CallInfo(spec.name, key, cached=True)
+        spent = (0, 0)
         try:
             chat = self._chat(spec)
             convo = list(messages)
             for attempt in itertools.count(1):
                 try:
-                    raw, error = self._send(chat, (role, decision, spec, key), convo, json_schema)
+                    raw, error, tokens = self._send(chat, (role, decision, spec, key), convo, json_schema)
+                    spent = (spent[0] + tokens[0], spent[1] + tokens[1])
                     answer = _parse(raw, error, schema)
                 except _BadOutput as bad:
                     if bad.kind in ("refusal", "truncated") or attempt > REPAIRS:
@@ -132,16 +164,16 @@ class LLMClient:
                                         "object that matches the requested schema."))]
                     continue
                 self._cache.put(key, answer.model_dump_json())
-                return answer
+                return answer, CallInfo(spec.name, key, *spent)
         except LLMError as exc:
             self.failures.append({"role": role, "decision": decision, "model": spec.name, "kind": exc.kind,
                                   "detail": str(exc)})
             raise
 
-    def map_structured(self, calls: Sequence[tuple[str, str, Sequence[tuple[str, str]], type[BaseModel]]]
+    def map_structured(self, calls: Sequence[tuple[str, str, Sequence[Message], type[BaseModel]]]
                        ) -> list[BaseModel | LLMError]:
         """`structured` for independent calls at once, in order; an LLMError takes its call's place."""
-        def one(call: tuple[str, str, Sequence[tuple[str, str]], type[BaseModel]]) -> BaseModel | LLMError:
+        def one(call: tuple[str, str, Sequence[Message], type[BaseModel]]) -> BaseModel | LLMError:
             try:
                 return self.structured(*call)
             except LLMError as exc:
@@ -197,12 +229,12 @@ class LLMClient:
             self._chats[spec] = _Chat(chat, url, slots, key)
             return self._chats[spec]
 
-    def _send(self, chat: _Chat, call: tuple[str, str, ModelSpec, str], convo: list[tuple[str, str]],
-              json_schema: dict) -> tuple[AIMessage, BaseException | None]:
+    def _send(self, chat: _Chat, call: tuple[str, str, ModelSpec, str], convo: list[Message],
+              json_schema: dict) -> tuple[AIMessage, BaseException | None, tuple[int, int]]:
         """One answer from the endpoint, retrying transient failures; every answer's tokens are booked."""
         # A dict, not the class: given the class, the SDK parses the reply itself and its parse errors carry
         # no raw message, so neither the bad output (for the repair) nor its tokens (for the ledger) survive.
-        runnable = chat.model.with_structured_output(json_schema, method="json_schema", include_raw=True)
+        runnable = chat.runnable(json_schema)
         spec, reason = call[2], ""
         for attempt in range(self._max_retries + 1):
             if self._max_cost is not None and self._ledger.cost >= self._max_cost:
@@ -233,8 +265,9 @@ class LLMClient:
                 else:
                     raw = out["raw"]
                     usage = raw.usage_metadata or {}
-                    self._book(call, (usage.get("input_tokens", 0), usage.get("output_tokens", 0)))
-                    return raw, out["parsing_error"]
+                    tokens = (usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+                    self._book(call, tokens)
+                    return raw, out["parsing_error"], tokens
             if attempt < self._max_retries:
                 time.sleep(wait if wait is not None else
                            min(MAX_DELAY_S, self._backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0))
@@ -246,6 +279,12 @@ class LLMClient:
         self._ledger.add(role=role, decision=decision, model=spec.name, cached=False, key=key,
                          prompt_tokens=tokens[0], completion_tokens=tokens[1],
                          cost_usd=cost(self._prices, spec.name, *tokens))
+
+
+@lru_cache(maxsize=256)
+def _json_schema(schema: type[BaseModel]) -> dict:
+    """What the SDK would send for the class: a strict schema named after it (stubs route on the name)."""
+    return type_to_response_format_param(schema)["json_schema"]
 
 
 def _parse(raw: AIMessage, error: BaseException | None, schema: type[T]) -> T:

@@ -29,7 +29,7 @@ def recipe_catalogue() -> str:
         steps = "; ".join(f"{s.tool}({_step_params(s.tool)})" for s in _example_steps(r.id))
         lines.append(f"- {r.id} [{r.modality}]: {r.title}. {r.description} Needs roles {list(r.roles)}, "
                      f"answers {'/'.join(r.answer_kinds)}" + (f", {r.media} files" if r.media else "")
-                     + f". Steps: {steps}.")
+                     + f". Steps: {steps}." + (" Items are written by LLM tools." if r.needs_llm else ""))
     return "\n".join(lines)
 
 

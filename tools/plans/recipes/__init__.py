@@ -9,11 +9,12 @@ holds the recipes of one kind of source; the order here breaks keyword ties (tex
 from __future__ import annotations
 
 from state.models import Row
-from tools.plans.recipes import audio, binary, image, multi_image, overlap, real_audio, text
+from tools.plans.recipes import audio, binary, image, multi_image, omni, overlap, real_audio, text, written
 from tools.plans.recipes.core import Recipe
 from tools.pool import Pool, PoolError
 
-RECIPES: dict[str, Recipe] = {r.id: r for module in (image, text, audio, overlap, multi_image, binary, real_audio)
+RECIPES: dict[str, Recipe] = {r.id: r for module in (image, text, audio, overlap, multi_image, binary, real_audio, omni,
+                                                            written)
                             for r in module.RECIPES}
 
 

@@ -36,6 +36,8 @@ class Recipe:
     skill_in_steps: bool = False
     # How many distinct items one row yields (windows of one long recording); 1 for most recipes.
     variants: Callable[[Row], int] = field(default=lambda row: 1)
+    # Its steps write with an LLM tool (tools.written): offline deciders never choose it.
+    needs_llm: bool = False
 
     def misfit(self, card: DatasetCard) -> str | None:
         """Why this recipe cannot use the dataset, or None when it can."""

@@ -5,7 +5,7 @@ tools.registry, so a plan written by a model (or text inside a dataset row) runs
 Importing this package registers every step module.
 """
 
-from tools.plans.steps import binary, media, multi_image, overlap, real_audio, text  # noqa: F401 (registers steps)
+from tools.plans.steps import binary, media, multi_image, omni, overlap, real_audio, text, written  # noqa: F401
 from tools.plans.steps.core import STEPS, Draft, StepEnv, StepError, run_step
 from tools.plans.steps.text import NLI_LABELS, nli_label
 

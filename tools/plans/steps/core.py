@@ -54,6 +54,9 @@ class StepEnv:
     seed: int
     variant: int = 0  # which of the row's items this is, for recipes that make several from one row
     sample_id: str = ""  # the sample drawn: the row's id, or "row~k" for a variant
+    llm: Any = None  # the run's LLMClient, for steps that write with LLM tools; None offline
+    # Step name -> the verifier's reason, while that step is being repaired; an LLM step puts it in its prompt.
+    feedback: dict[str, str] = field(default_factory=dict)
 
     @property
     def sample(self) -> str:
@@ -63,14 +66,14 @@ class StepEnv:
         return random.Random(f"{self.seed}:{self.item_id}:{salt}")
 
     def workspace(self) -> Workspace:
-        """Pure tools read from the run and the pool, write into the run's media folder."""
-        return Workspace(run_dir=self.store.root, read_roots=(self.pool.root,), seed=self.seed)
+        """Tools read from the run and the pool, write into the run's media folder, and write with the run's LLM."""
+        return Workspace(run_dir=self.store.root, read_roots=(self.pool.root,), seed=self.seed, llm=self.llm)
 
     def media_name(self, suffix: str) -> str:
         return f"{safe_name(self.item_id, 120)}{suffix}"
 
     def call(self, draft: Draft, tool_name: str, params: dict[str, Any]) -> ToolResult:
-        """Run a registered pure tool for this item and keep its provenance on the draft."""
+        """Run a registered tool (pure or LLM) for this item and keep its provenance on the draft."""
         try:
             result = call(tool_name, params, self.workspace())
         except ToolError as exc:
