@@ -48,6 +48,8 @@ bench: install
 	$(BIN)/python scripts/bench_speech.py
 	$(BIN)/python scripts/bench_search.py
 	$(BIN)/python scripts/bench_planning.py
+	$(BIN)/python scripts/bench_concurrency.py
+	$(BIN)/python scripts/bench_pool_scale.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .langgraph_api

@@ -40,7 +40,7 @@ def check_models(ctx: Context) -> None:
     if unknown:
         raise DeciderUnavailable(f"unknown roles {unknown}; the roles are {', '.join(ROLES)}")
     try:
-        for spec in map(parse_model, [*ctx.llm_roles.values(), *([] if ctx.llm == OFFLINE else [ctx.llm])]):
+        for spec in map(parse_model, {ctx.llm_roles.get(role, ctx.llm) for role in ROLES} - {OFFLINE}):
             if spec.local:
                 local.model_file(spec.name)
     except (ValueError, LLMRejected) as exc:
@@ -59,14 +59,35 @@ def run_client(ctx: Context, run_dir: str) -> LLMClient:
     return _client(run_dir, ctx.llm, tuple(sorted(ctx.llm_roles.items())), ctx.max_cost, ctx.llm_concurrency)
 
 
+def uses_llm(ctx: Context, role: str) -> bool:
+    """Whether a role has a model: `llm` names one for every role, `llm_roles` for single roles (where
+    "offline" keeps that role on the offline policy)."""
+    return ctx.llm_roles.get(role, ctx.llm) != OFFLINE
+
+
+def samples_at_once(ctx: Context) -> int:
+    """How many samples a round dispatches: the setting, else as many as the endpoints take at once (the
+    embedded server decodes local.SLOTS requests at a time)."""
+    if ctx.concurrency:
+        return ctx.concurrency
+    models = {ctx.llm_roles.get(role, ctx.llm) for role in ROLES} - {OFFLINE}
+    if models and all(parse_model(m).local for m in models):
+        return min(ctx.llm_concurrency, local.SLOTS)
+    return ctx.llm_concurrency
+
+
 def choose(ctx: Context, offline: Callable[[], D], llm: Callable[[LLMClient], D] | None,
-           get_llm: LLMFactory | None, run_dir: str = "") -> D:
-    """The decider for one decision point: the LLM one when the context names a model and the
-    decision has one (the orchestrator, verifier and allocation have none yet); the offline policy
-    otherwise. The decider tags each call with its decision for the ledger."""
-    if ctx.llm == OFFLINE or llm is None:
+           get_llm: LLMFactory | None, run_dir: str = "", role: str = "planner") -> D:
+    """The decider for one decision point: the LLM one when the role has a model and the decision has
+    one (allocation has none yet); the offline policy otherwise. The decider tags each call with its
+    decision for the ledger."""
+    if llm is None or not uses_llm(ctx, role):
         return offline()
-    return llm((get_llm or run_client)(ctx, run_dir))
+    return llm(llm_client(ctx, run_dir, get_llm))
+
+
+def llm_client(ctx: Context, run_dir: str, get_llm: LLMFactory | None = None) -> LLMClient:
+    return (get_llm or run_client)(ctx, run_dir)
 
 
 def stop_for(exc: LLMError) -> dict | None:

@@ -1,21 +1,28 @@
 """Verifier: checks every drafted item for structure, answer correctness against the source, and the
-media it ships (decodes, not blank, measured SNR, distinct voices); accepts, repairs or discards."""
+media it ships (decodes, not blank, measured SNR, distinct voices), then (with a model) its meaning.
+
+The checks of a draft run in its executor task, right after the draft is made, so that a sample's
+model calls follow one another without waiting for the round (`verifier_for`). The verifier node then
+decides the round's verdicts one at a time in a fixed order, because what it accepts changes what
+comes next: the blind-solver tallies, duplicates, the item log, repairs and replacements."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal, Protocol
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.llm import LLMFactory, choose
-from agents.resources import pool_for, store_for
+from agents.resources import store_for
+from agents.semantic import LLMVerifier
 from state.context import Context
-from state.graph_state import BuildState, QuotaProgress
-from state.models import Check, Item, Row, Verdict
-from tools.plans.recipes import RECIPES, sample_row
+from state.graph_state import BuildState, DraftRef, QuotaProgress, Work
+from state.models import Check, Item, Row, Subtask, Verdict
+from tools.plans.recipes import RECIPES
 from tools.plans.steps import NLI_LABELS, nli_label
 from tools.pool import Pool
 from tools.pure.audio import estimate_pitch, measure_snr
@@ -174,75 +181,124 @@ def _drop_media(item: Item, store: RunStore) -> None:
             (store.root / rel).unlink(missing_ok=True)
 
 
-def _accepted_before(state: BuildState, store: RunStore) -> bool:
-    work = state["work"]
-    grounding = next(g for g in state["groundings"] if g.key == work["grounding"])
-    return item_id(grounding.subtask, grounding.plan.dataset, work["sample_id"]) in store.accepted_ids()
-
-
-def _guard_blind(item: Item, verdict: Verdict, tallies: dict[str, dict]) -> tuple[Verdict, dict[str, dict]]:
+def _guard_blind(item: Item, verdict: Verdict, tally: dict) -> tuple[Verdict, dict[str, bool] | None]:
     """Send back an item a blind solver would answer while already ahead of chance in its subtask (new
-    distractors on repair); else count it. Returns the verdict and the tallies to keep."""
-    record = item.model_dump(mode="json")
-    tally = tallies.get(item.subtask) or new_tally()
-    hits = guarded_hits(tally, record)
+    distractors on repair). Returns the verdict and, when it stands, the item's hits to count."""
+    hits = guarded_hits(tally, item.model_dump(mode="json"))
     solver = shortcut(tally, hits, len(item.choices or []))
     if solver is None:
-        return verdict, {**tallies, item.subtask: counted(tally, record, hits)}
+        return verdict, hits
     check = Check(name="no_blind_shortcut", passed=False,
                   detail=f"the {solver} solver answers it from the options alone and is already ahead of chance "
                          f"in {item.subtask}")
     return Verdict(action="repair", checks=[*verdict.checks, check],
-                   reason=f"no_blind_shortcut failed ({check.detail})"), tallies
+                   reason=f"no_blind_shortcut failed ({check.detail})"), None
 
 
-def make_verifier_node(get_llm: LLMFactory | None = None):
-    def verifier(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["executor", "orchestrator"]]:
-        ctx = runtime.context or Context()
-        store = store_for(state["run_dir"])
-        work, draft = state["work"], state.get("draft")
-        progress = {k: QuotaProgress(**v) for k, v in state["progress"].items()}
-        prog = progress[work["grounding"]]
-        if draft and not (store.root / draft).exists():
-            # A kill landed after this verdict was written but before its checkpoint: the item is
-            # either on disk already (count it) or must be built again.
-            if _accepted_before(state, store):
-                prog["accepted"] += 1
-                return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None})
-            return Command(goto="executor", update={"draft": None})
-        item = store.read_draft(draft) if draft else None
-        verdict = state.get("verdict")
-        if item is not None:
-            pool = pool_for(ctx)
-            decider: Verifier = choose(ctx, lambda: OfflineVerifier(ctx.speech_check), None, get_llm)
-            verdict = decider.verify(item, sample_row(pool, item.source.dataset, item.source.sample_id)[0], store, pool)
-        tallies = state.get("blind") or {}
+# Per run store: each subtask's blind-solver tally of its accepted items. It follows from the item log in
+# its order, so it is replayed from there once per process and kept up to date as items are accepted; in
+# the graph's state it would grow with every distinct answer.
+_TALLIES: WeakKeyDictionary[RunStore, dict[str, dict]] = WeakKeyDictionary()
+
+
+def _tallies(store: RunStore) -> dict[str, dict]:
+    if store not in _TALLIES:
+        tallies: dict[str, dict] = {}
+        for record in store.items():
+            if record.get("choices"):
+                tally = tallies.get(record["subtask"]) or new_tally()
+                tallies[record["subtask"]] = counted(tally, record, guarded_hits(tally, record))
+        _TALLIES[store] = tallies
+    return _TALLIES[store]
+
+
+def verifier_for(ctx: Context, run_dir: str, subtask: Subtask, get_llm: LLMFactory | None = None) -> Verifier:
+    """The checks an executor task runs on its draft: the rules, then the LLM's when the role has a model."""
+    rules = OfflineVerifier(ctx.speech_check)
+    return choose(ctx, lambda: rules, lambda client: LLMVerifier(client, rules, {subtask.id: subtask}), get_llm,
+                  run_dir, role="verifier")
+
+
+class _Books:
+    """The verifier's sequential pass over one round's verdicts, in a fixed order: blind tallies,
+    duplicates within the round, the item log, rejections, repairs and quota counts."""
+
+    def __init__(self, state: BuildState, ctx: Context, store: RunStore, writer) -> None:
+        self.ctx, self.store, self.writer = ctx, store, writer
+        self.progress = {k: QuotaProgress(**v) for k, v in state["progress"].items()}
+        self.tallies = _tallies(store)
+        self.groundings = {g.key: g for g in state["groundings"]}
+        self.repairs: list[Work] = []
+        self.halt: dict | None = None
+
+    def settle(self, ref: DraftRef) -> None:
+        work = ref["work"]
+        prog = self.progress[work["grounding"]]
+        if ref.get("stop"):
+            self.halt = self.halt or ref["stop"]
+            return
+        item, verdict = None, Verdict(action="discard", reason=ref["failure"])
+        if ref["draft"] is not None:
+            if not (self.store.root / ref["draft"]).exists():
+                self._settled_before(work, prog)
+                return
+            item, verdict = self.store.read_draft(ref["draft"])
+        hits = None
         if verdict.action == "accept" and item.choices:
-            verdict, tallies = _guard_blind(item, verdict, tallies)
+            verdict, hits = _guard_blind(item, verdict, self.tallies.get(item.subtask) or new_tally())
+        if verdict.action == "accept":
+            twin = self.store.duplicate_of(item.metadata.get("fingerprint", ""))
+            if twin not in (None, item.id):  # drafted in the same round as its twin
+                verdict = Verdict(action="discard", checks=verdict.checks, reason=f"repeats accepted item {twin}")
         if verdict.action == "accept":
             item.metadata["checks"] = [c.name for c in verdict.checks]
-            if not store.add_item(item):  # only an item on disk is counted
+            if not self.store.add_item(item):  # only an item on disk is counted
                 verdict = Verdict(action="discard", checks=verdict.checks,
                                   reason=f"item id {item.id} is held by another source's item")
         if verdict.action == "accept":
-            store.drop_draft(draft)
+            if hits is not None:
+                tally = self.tallies.get(item.subtask) or new_tally()
+                self.tallies[item.subtask] = counted(tally, item.model_dump(mode="json"), hits)
+            self.store.drop_draft(ref["draft"])
             prog["accepted"] += 1
-            runtime.stream_writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,
-                                   "accepted": prog["accepted"]})
-            return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None,
-                                                        "verdict": verdict, "blind": tallies})
-        if verdict.action == "repair" and work["repairs"] < ctx.max_repairs:
-            return Command(goto="executor", update={"work": {**work, "repairs": work["repairs"] + 1},
-                                                    "verdict": verdict})
-        if item is not None:
-            _drop_media(item, store)
-            store.drop_draft(draft)
-        store.add_rejection({"grounding": work["grounding"], "sample_id": work["sample_id"],
-                             "repairs": work["repairs"], "reason": verdict.reason,
-                             "failed": [c.name for c in verdict.failed]})
-        prog["rejected"] += 1
-        runtime.stream_writer({"event": "rejected", "grounding": work["grounding"], "reason": verdict.reason})
-        return Command(goto="orchestrator", update={"progress": progress, "work": None, "draft": None,
-                                                    "verdict": verdict})
+            self.writer({"event": "accepted", "grounding": work["grounding"], "item": item.id,
+                         "accepted": prog["accepted"]})
+        elif verdict.action == "repair" and work["repairs"] < self.ctx.max_repairs:
+            self.repairs.append(Work(grounding=work["grounding"], sample_id=work["sample_id"],
+                                     repairs=work["repairs"] + 1, feedback=verdict.repair))
+            prog["repaired"] = prog.get("repaired", 0) + 1
+        else:
+            if item is not None:
+                self._drop(item, ref)
+            self.store.add_rejection({"grounding": work["grounding"], "sample_id": work["sample_id"],
+                                      "repairs": work["repairs"], "reason": verdict.reason,
+                                      "failed": [c.name for c in verdict.failed]})
+            prog["rejected"] += 1
+            self.writer({"event": "rejected", "grounding": work["grounding"], "reason": verdict.reason})
+
+    def _settled_before(self, work: Work, prog: QuotaProgress) -> None:
+        """A kill landed after this draft's verdict was written, before its checkpoint: the item is on
+        disk already (count it), or nothing is and it is built again, as the same attempt."""
+        g = self.groundings[work["grounding"]]
+        if item_id(g.subtask, g.plan.dataset, work["sample_id"]) in self.store.accepted_ids():
+            prog["accepted"] += 1
+        else:
+            self.repairs.append(work)
+
+    def _drop(self, item: Item, ref: DraftRef) -> None:
+        _drop_media(item, self.store)
+        self.store.drop_draft(ref["draft"])
+
+
+def make_verifier_node():
+    def verifier(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["orchestrator"]]:
+        ctx = runtime.context or Context()
+        books = _Books(state, ctx, store_for(state["run_dir"]), runtime.stream_writer)
+        for _, ref in sorted((state.get("drafts") or {}).items()):  # one fixed order, whatever finished first
+            books.settle(ref)
+        update = {"progress": books.progress, "drafts": None, "repairs": books.repairs}
+        if books.halt:
+            update["halt"] = books.halt
+        return Command(goto="orchestrator", update=update)
 
     return verifier

@@ -1,10 +1,14 @@
 """Wiring: the agent nodes, the three bounded loops as conditional edges, and compilation.
 
-    prepare -> design -> grounding -> allocate -> diagnose -> review -> orchestrator -> executor -> verifier
-                 ^           |                     |  ^  |       |  (human,     ^   |                  |  |
-                 +-----------+ rejected            |  adjust     |   optional)  |   +--> assemble      |  |
-                 +---------------------------------+ no capacity |              +----------------------+  |
-                 +------------------------------------------------+ rejected     (replenish)  executor <- repair
+    prepare -> design -> grounding -> allocate -> diagnose -> review -> orchestrator ==> executor -> verifier
+                 ^           |                     |  ^  |       |  (human,     ^   |  (one task per     |
+                 +-----------+ rejected            |  adjust     |   optional)  |   |   sample, at once) |
+                 +---------------------------------+ no capacity |              |   +--> assemble        |
+                 +------------------------------------------------+ rejected    +------------------------+
+                                                                         replenish: new draws and repairs
+
+The orchestrator fans each round out to executor tasks (Send), the verifier judges the round and
+sends repairs and replacements back through the orchestrator.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.allocation import make_adjust_node, make_allocate_node, make_diagnose_node
 from agents.design import make_design_node
-from agents.executor import executor
+from agents.executor import make_executor_node
 from agents.grounding import make_grounding_node
 from agents.llm import LLMFactory
 from agents.orchestrator import make_orchestrator_node
@@ -27,11 +31,11 @@ from agents.resources import store_for
 from agents.review import review
 from agents.verifier import make_verifier_node
 from graph.lifecycle import assemble, make_prepare_node
-from state.context import Context
+from state.context import MAX_CONCURRENCY, Context
 from state.graph_state import BuildState, InputState, OutputState
 
-# Each sample takes three steps (orchestrator, executor, verifier) plus repairs; the state's own
-# counters bound every loop, this only stops a bug from spinning forever.
+# Each round takes three steps (orchestrator, executor tasks, verifier); the state's own counters
+# bound every loop, this only stops a bug from spinning forever.
 RECURSION_LIMIT = 100_000
 
 
@@ -63,9 +67,9 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None = None, get_llm: LLM
         "diagnose": make_diagnose_node(get_llm),
         "adjust": make_adjust_node(get_llm),
         "review": review,
-        "orchestrator": make_orchestrator_node(get_llm),
-        "executor": executor,
-        "verifier": make_verifier_node(get_llm),
+        "orchestrator": make_orchestrator_node(),
+        "executor": make_executor_node(get_llm),
+        "verifier": make_verifier_node(),
         "assemble": assemble,
     }
     builder = StateGraph(BuildState, context_schema=Context, input_schema=InputState, output_schema=OutputState)
@@ -77,4 +81,6 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None = None, get_llm: LLM
     builder.add_edge("executor", "verifier")
     builder.add_edge("assemble", END)
     graph = builder.compile(checkpointer=checkpointer, name="benchmark_agent")
-    return graph.with_config(recursion_limit=RECURSION_LIMIT)
+    # LangGraph runs a round's executor tasks on a thread pool that would otherwise have cpu_count + 4
+    # threads; the orchestrator bounds a round by the context's concurrency, so let every task start.
+    return graph.with_config(recursion_limit=RECURSION_LIMIT, max_concurrency=MAX_CONCURRENCY)

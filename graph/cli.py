@@ -28,6 +28,7 @@ from graph.lifecycle import default_run_dir, finish
 from graph.run_dirs import CHECKPOINTS, RunDirError, RunLocked, check_run_dir, hold_run
 from state.context import OFFLINE, Context
 from state.graph_state import MAX_REQUIREMENT_CHARS
+from tools.exports import FORMATS, ExportError, export, export_all
 from tools.llm import ROLES, LLMError, models_for
 from tools.pool import DEMO_POOL, Pool, PoolError
 from tools.run_store import ITEMS, RUN, SUMMARY, RunStore
@@ -65,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--llm", default=OFFLINE, help="'offline' (default), or the model for every role: NAME "
                        "(OPENAI_BASE_URL's endpoint), NAME=BASE_URL, local:PATH.gguf or local:smollm2")
     for role in ROLES:
-        build.add_argument(f"--llm-{role}", default=None, metavar="MODEL", help=f"the {role}'s model, overriding --llm")
+        build.add_argument(f"--llm-{role}", default=None, metavar="MODEL",
+                           help=f"the {role}'s model, overriding --llm ('offline' keeps the role offline)")
     build.add_argument("--max-cost", type=float, default=None, metavar="USD",
                        help="stop cleanly once LLM calls cost this much (price table: tools/llm/prices.py)")
     build.add_argument("--llm-concurrency", type=int, default=4, metavar="N", help="LLM calls in flight per endpoint")
+    build.add_argument("--concurrency", type=int, default=None, metavar="N",
+                       help="samples built at once (default: --llm-concurrency, the endpoint's limit)")
     build.add_argument("--review", action="store_true",
                        help="pause after planning for you to approve, edit or reject the spec (then: resume)")
     build.add_argument("--snr", type=float, default=None, help="background noise SNR in dB for spoken items")
@@ -86,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect = pool_sub.add_parser("inspect", help="list a pool's datasets and their cards")
     inspect.add_argument("path", nargs="?", default=str(DEMO_POOL))
     inspect.add_argument("--json", action="store_true", help="print the cards as JSON")
+    export = sub.add_parser("export", help="write a finished run as a Hugging Face dataset, lm-eval or Inspect task")
+    export.add_argument("run_dir")
+    export.add_argument("--format", required=True, choices=[*FORMATS, "all"], help="the format to write")
+    export.add_argument("--out", metavar="DIR", help="where to write it (default RUN_DIR/exports/FORMAT); "
+                        "not with --format all")
     return parser
 
 
@@ -107,10 +116,8 @@ def _option_error(error: dict[str, Any]) -> str:
 def _check_llm(ctx: Context) -> None:
     """Before anything is written: models that cannot run would leave a run that cannot resume."""
     check_models(ctx)
-    if ctx.llm == OFFLINE:
-        return
     hosted = [s.name for s in models_for(ctx.llm, ctx.llm_roles).values()
-              if not s.name.startswith("local:") and not s.base_url]
+              if s.name != OFFLINE and not s.local and not s.base_url]
     if hosted and not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
         raise UsageError(f"--llm {hosted[0]} needs OPENAI_API_KEY in the environment (or OPENAI_BASE_URL, or "
                          "NAME=BASE_URL, for a local server); or use --llm offline")
@@ -257,8 +264,8 @@ def build(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or default_run_dir(requirement)).expanduser().resolve()
     roles = {role: model for role in ROLES if (model := getattr(args, f"llm_{role}"))}
     ctx = _context(llm=args.llm, llm_roles=roles, max_cost=args.max_cost, llm_concurrency=args.llm_concurrency,
-                   review=args.review, size=args.size, seed=args.seed, pool=str(pool), out_dir=str(run_dir),
-                   snr_db=args.snr, speech_check=args.speech_check)
+                   concurrency=args.concurrency, review=args.review, size=args.size, seed=args.seed, pool=str(pool),
+                   out_dir=str(run_dir), snr_db=args.snr, speech_check=args.speech_check)
     _check_llm(ctx)
     opened = Pool(pool)
     for problem in opened.problems:
@@ -374,12 +381,29 @@ def inspect_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_run(args: argparse.Namespace) -> int:
+    if args.format == "all":
+        if args.out:
+            raise UsageError("--out takes one format; with --format all each goes to RUN_DIR/exports/FORMAT")
+        results = export_all(Path(args.run_dir))
+    else:
+        out = Path(args.out) if args.out else None
+        try:
+            results = {args.format: str(export(Path(args.run_dir), args.format, out))}
+        except OSError as exc:
+            problem = _os_problem(exc, out or Path(args.run_dir))
+            raise UsageError(f"the {args.format} export failed: {problem}") from None
+    for fmt, where in results.items():
+        print(f"{fmt}: {where}")
+    return 2 if any(where.startswith("error:") for where in results.values()) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"build": build, "resume": resume, "pool": inspect_pool}[args.command]
+    handler = {"build": build, "resume": resume, "pool": inspect_pool, "export": export_run}[args.command]
     try:
         return handler(args)
-    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable) as exc:
+    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

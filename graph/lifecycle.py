@@ -16,14 +16,15 @@ from langgraph.types import Command
 
 from agents.allocation import spec_of
 from agents.coverage import coverage
-from agents.llm import run_client
+from agents.llm import run_client, uses_llm
 from agents.resources import pool_for, pool_path, store_for
 from graph.run_dirs import RunDirError, ServerRoots, check_run_dir
-from state.context import OFFLINE, Context
+from state.context import Context
 from state.graph_state import MAX_REQUIREMENT_CHARS, REQUIREMENT_PREVIEW_CHARS, BuildState
+from tools.exports import export_all
 from tools.files import write_atomic
 from tools.licences import licence_terms, strictest
-from tools.llm import models_for
+from tools.llm import ROLES, models_for
 from tools.pool import PoolError
 from tools.quality.blind import blind_report
 from tools.quality.letters import balance_letters, letter_report
@@ -111,7 +112,10 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
     lines += ["", "## Files", "",
               "- `items.jsonl`: one item a line (question, choices, answer letter or text, media paths).",
               "- `media/`: images and audio the items reference.", "- `spec.json`: the grounded, allocated spec.",
-              "- `rejected.jsonl`: samples the verifier discarded, with reasons.", "",
+              "- `rejected.jsonl`: samples the verifier discarded, with reasons.",
+              "- `exports/`: the benchmark for the harnesses people use: a Hugging Face dataset folder (`hf/`, "
+              "`datasets.load_dataset`), an lm-evaluation-harness task (`lm-eval/`) and an Inspect task (`inspect/`); "
+              "`benchagent export` writes them again.", "",
               "## Known limitations", "",
               "- Answers are taken from the source datasets and checked against them; source label errors "
               "carry over.",
@@ -144,9 +148,31 @@ def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict
         "coverage": coverage(state.get("subtasks", []), state.get("not_covered", {})),
         "license": strictest([s.get("license") for i in items for s in _sources(i)]),
         "quality": {"letters": letter_report(items), "blind_solvers": blind_report(items)},
+        "quotas": _quota_report(state),
         "not_covered": state.get("not_covered", {}),
-        **({"llm": _llm_usage(ctx, state["run_dir"])} if ctx.llm != OFFLINE else {}),
+        **({"llm": _llm_usage(ctx, state["run_dir"])} if any(uses_llm(ctx, r) for r in ROLES) else {}),
     }
+
+
+def _quota_report(state: BuildState) -> dict[str, dict]:
+    """Per quota: what it drew, accepted, replaced and repaired, its measured yield, and for a quota left
+    short the shortfall and why it stopped."""
+    alloc, progress = state.get("allocation"), state.get("progress", {})
+    out = {}
+    for q in alloc.quotas if alloc else []:
+        p = progress.get(q.grounding)
+        if p is None:
+            continue
+        seen = p["accepted"] + p["rejected"]
+        entry = {"subtask": q.subtask, "dataset": q.dataset, "target": q.target, "accepted": p["accepted"],
+                 "drawn": p["drawn"], "replaced": p["rejected"], "repaired": p.get("repaired", 0),
+                 "yield": round(p["accepted"] / seen, 3) if seen else None}
+        if p["accepted"] < q.target:
+            halt = state.get("halt") or {}
+            entry.update(shortfall=q.target - p["accepted"],
+                         cause=p.get("cause") or halt.get("message") or "the build stopped before it was met")
+        out[q.grounding] = entry
+    return out
 
 
 def _llm_usage(ctx: Context, run_dir: str) -> dict:
@@ -175,13 +201,18 @@ def finish(state: BuildState, ctx: Context) -> dict:
         short = {s: v for s, v in summary["per_subtask"].items()
                  if v["accepted"] < max(v["target"], v.get("asked", 0))}
         status = "short" if short else "done"
+        causes = "; ".join(f"{k} is {v['shortfall']} short: {v['cause']}" for k, v in summary["quotas"].items()
+                           if v.get("shortfall"))
         message = (f"built {summary['accepted']} of {summary['requested']} items" if not short else
                    f"the data ran out: built {summary['accepted']} of {summary['requested']} items; short in "
                    + ", ".join(f"{s} ({v['accepted']}/{max(v['target'], v.get('asked', 0))})" for s, v in short.items())
-                   + ". Add datasets or ask for fewer items.")
+                   + (f" ({causes})" if causes else "") + ". Add datasets or ask for fewer items.")
     summary.update(status=status, message=message)
     store.write(SUMMARY, summary)
     write_atomic(store.root / CARD, _card_markdown(store.requirement, state, items, summary).encode("utf-8"))
+    if items:  # for the harnesses people load benchmarks with; a format that fails says why, the build stands
+        summary["exports"] = export_all(store.root)
+        store.write(SUMMARY, summary)
     return {"status": status, "message": message, "summary": summary}
 
 

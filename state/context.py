@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 OFFLINE = "offline"
 MAX_SIZE = 100_000  # items per benchmark; far above any published one, far below what a disk holds
+MAX_CONCURRENCY = 64  # samples at once; each holds a thread, and endpoints rarely take more
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
 SNR_RANGE_DB = (-20.0, 60.0)  # below -20 dB speech drowns; above 60 dB noise is inaudible
 
@@ -18,6 +19,8 @@ class Context(BaseModel):
     llm_roles: dict[str, str] = Field(default_factory=dict, description="Per-role models (planner, orchestrator, "
                                       "verifier, judge) overriding `llm`.")
     llm_concurrency: int = Field(4, ge=1, le=64, description="LLM calls in flight per endpoint.")
+    concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY, description="Samples built at once; None: "
+                                    "the endpoint's limit (llm_concurrency).")
     max_cost: float | None = Field(None, gt=0, allow_inf_nan=False, description="Stop cleanly once the run's LLM "
                                    "calls cost this many US dollars (from the price table).")
     review: bool = Field(False, description="Pause after planning for a person to approve, edit or reject the spec.")
@@ -40,3 +43,4 @@ class Context(BaseModel):
         True, description="Recognise rendered speech offline and require it to match its script (about 0.3 s "
         "per second of speech)."
     )
+

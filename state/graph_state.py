@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from typing_extensions import NotRequired, TypedDict  # noqa: UP035 - pydantic needs these on 3.11
 
-from state.models import Allocation, Grounding, Subtask, Verdict
+from state.models import Allocation, Grounding, Subtask
 
 # done: every quota met; short: the data ran out; refused: the request cannot be served as asked
 # (bad input, or nothing in the pool and policy fits it).
@@ -19,21 +19,53 @@ REQUIREMENT_PREVIEW_CHARS = 200
 
 
 class QuotaProgress(TypedDict):
-    """How far one quota got: the cursor into its dataset's candidate rows and the outcome counts."""
+    """How far one quota got: the cursor into its dataset's candidate rows and the outcome counts.
+    `cause` says why an exhausted quota stopped drawing (data, attempts, budget)."""
 
     accepted: int
     drawn: int
     rejected: int
     exhausted: bool
+    repaired: NotRequired[int]
+    cause: NotRequired[str]
 
 
 class Work(TypedDict):
-    """The sample in flight: which quota it serves, which raw row, and its repair history."""
+    """One sample in flight: which quota it serves, which raw row, and its repair history.
+    `feedback` maps a plan step to the verifier's reason when that step is being repaired."""
 
     grounding: str
     sample_id: str
     repairs: int
-    overrides: dict[str, Any]
+    feedback: NotRequired[dict[str, str]]
+
+
+class DraftRef(TypedDict):
+    """What an executor task hands the verifier: its work and the parked draft, or why it failed.
+    `stop` is set when the failure ends the build (the LLM budget is spent, the key is refused): the
+    final status and message."""
+
+    work: Work
+    draft: str | None
+    failure: str
+    stop: NotRequired[dict[str, str]]
+
+
+class ExecutorTask(TypedDict):
+    """The payload of one executor task (a Send): the run and the sample. The plan it realises is in the
+    run directory (RunStore.plan), since every pending task's payload is in every checkpoint."""
+
+    run_dir: str
+    work: Work
+
+
+def work_key(work: Work) -> str:
+    return f"{work['grounding']}|{work['sample_id']}"
+
+
+def merge_drafts(old: dict[str, DraftRef] | None, new: dict[str, DraftRef] | None) -> dict[str, DraftRef]:
+    """Executor tasks add their drafts side by side; the verifier empties the channel with None."""
+    return {} if new is None else {**(old or {}), **new}
 
 
 class InputState(TypedDict):
@@ -62,9 +94,9 @@ class BuildState(InputState, OutputState):
     adjust_rounds: NotRequired[int]
     # Executor
     progress: NotRequired[dict[str, QuotaProgress]]
-    # Per subtask: blind-solver hits of the accepted items so far (tools.quality.blind), a few counters
-    blind: NotRequired[dict[str, dict[str, Any]]]
-    work: NotRequired[Work | None]
-    draft: NotRequired[str | None]  # run-relative path of the item awaiting verification
-    verdict: NotRequired[Verdict | None]
+    # The batch in flight: drafts of this round's executor tasks, keyed by work_key, and the samples
+    # the verifier sent back for repair, which the orchestrator dispatches first next round.
+    drafts: Annotated[dict[str, DraftRef], merge_drafts]
+    repairs: NotRequired[list[Work]]
+    halt: NotRequired[dict[str, str]]  # status and message when drawing stopped for good (an LLM stop)
     events: Annotated[list[str], operator.add]

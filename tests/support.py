@@ -15,9 +15,17 @@ import cv2
 import numpy as np
 import pytest
 
+from agents.executor import realise
+from agents.step_policy import OfflineStepPolicy
+from agents.verifier import OfflineVerifier
 from graph.builder import build_graph
 from graph.checkpoints import memory_saver
 from state.context import Context
+from state.models import Grounding, Item, PlanScores, Verdict
+from tools.plans.recipes import RECIPES
+from tools.plans.steps import StepEnv
+from tools.pool import Pool
+from tools.run_store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 GB_MINI = ROOT.parent / "shared" / "pools" / "general-bench-mini"
@@ -125,3 +133,28 @@ def png_header(path: Path, width: int, height: int) -> None:
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
                      + chunk(b"IEND", b""))
+
+
+# Scripted answers for the executor's LLM roles, for tests whose subject is elsewhere: the orchestrator keeps
+# every plan step as it is and the verifier accepts every item.
+KEEP_STEP = {"params": [], "fields": [], "reason": "the plan fits this sample"}
+ACCEPT_ITEM = {"tests_skill": True, "answerable": True, "unambiguous": True, "answer_correct": True, "no_leak": True,
+               "action": "accept", "failed_step": "", "reason": ""}
+
+
+def offline_realise(grounding: Grounding, env: StepEnv) -> Item:
+    """One item from one sample by the executor's steps, with the offline step policy (no graph)."""
+    return realise(grounding, env, {"grounding": grounding.key, "sample_id": env.sample, "repairs": 0},
+                   OfflineStepPolicy())
+
+
+def realise_item(pool: Pool, dataset: str, recipe_id: str, sample_id: str, run: Path, seed: int = 5,
+                 speech_check: bool = False) -> tuple[Item, Verdict]:
+    """Build one item of `recipe_id` from a pool row and verify it offline."""
+    recipe, card = RECIPES[recipe_id], pool.card(dataset)
+    grounding = Grounding(subtask=recipe_id, plan=recipe.plan(card), capacity=1, expected_yield=1,
+                          scores=PlanScores(alignment=1, robustness=1, preservation=1))
+    row, store = pool.row(dataset, sample_id), RunStore(run)
+    env = StepEnv(pool=pool, card=card, row=row, store=store, item_id=f"{recipe_id}.{sample_id}", seed=seed)
+    item = offline_realise(grounding, env)
+    return item, OfflineVerifier(speech_check=speech_check).verify(item, row, store, pool)

@@ -25,7 +25,7 @@ from support import (
 )
 
 from graph.main import graph as served_graph
-from state.models import Item, Source, TransformPlan
+from state.models import Item, Source, TransformPlan, Verdict
 from tools.run_store import DRAFTS, RunStore
 
 LABELS = ["red", "green", "blue", "yellow"]
@@ -233,7 +233,7 @@ def test_opening_a_run_store_removes_what_a_kill_left_mid_write(tmp_path: Path) 
     store = RunStore(tmp_path / "run")
     item = Item(id="a", subtask="s", question="q q q", answer="x", answer_text="x", modality="text",
                 source=Source(dataset="d", sample_id="1"), plan=TransformPlan(recipe="r", dataset="d"))
-    kept = store.write_draft(item)
+    kept = store.write_draft(item, Verdict(action="accept"))
     (store.root / DRAFTS / ".a.json.k3j2.tmp").write_text('{"id": "a", "sub')
     (store.media / ".a.wav.x9.tmp").write_bytes(b"RIFF")
     RunStore(tmp_path / "run")

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from openai_stub import OpenAIStub, Reply, by_schema, fault, schema_name
-from support import ROOT, cli, items, mcq_rows, run, write_dataset
+from support import ACCEPT_ITEM, KEEP_STEP, ROOT, cli, items, mcq_rows, run, write_dataset
 
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
+
+EXECUTOR = {"StepAction": Reply(KEEP_STEP), "SemanticJudgement": Reply(ACCEPT_ITEM)}
 
 
 def _trivia_rows(n: int) -> list[dict]:
@@ -82,7 +84,8 @@ def test_a_rejected_grounding_sends_its_reasons_to_a_second_design_round(pool: P
         score = 5 if "Subtask: Counting numbers" in body["messages"][-1]["content"] else 1
         return Reply({"plans": [_judgement("text-mcq", score, "the rows are not about counting")]})
 
-    openai_stub.serve(by_schema({"DesignProposal": [_design(counting), _design(counting),
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": [_design(counting), _design(counting),
                                                     _design(_subtask("Counting numbers"))],
                                  "DataPreference": PREFERENCE, "CardJudgement": judge}))
     state = run("count numbers", pool, tmp_path / "out", size=4, llm=_llm(openai_stub))
@@ -96,7 +99,8 @@ def test_a_rejected_grounding_sends_its_reasons_to_a_second_design_round(pool: P
 def test_no_grounding_after_the_round_limit_ends_with_the_reasons(pool: Path, tmp_path: Path,
                                                                  openai_stub: OpenAIStub) -> None:
     designs = [_design(_subtask("Counting")), _design(_subtask("Counting")), _design(_subtask("Counting again"))]
-    openai_stub.serve(by_schema({"DesignProposal": designs, "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": designs, "DataPreference": PREFERENCE,
                                  "CardJudgement": Reply({"plans": [_judgement("text-mcq", 1, "off topic")]})}))
     state = run("count numbers", pool, tmp_path / "out", size=4, llm=_llm(openai_stub), max_design_rounds=2)
     assert state["status"] == "refused" and state["design_rounds"] == 2
@@ -113,7 +117,8 @@ def test_no_grounding_after_the_round_limit_ends_with_the_reasons(pool: Path, tm
 def test_two_subtasks_share_one_recipe_on_different_data(pool: Path, tmp_path: Path, openai_stub: OpenAIStub) -> None:
     counting = _subtask("Counting", keywords=("counting", "number", "next"))
     capitals = _subtask("Capital cities", keywords=("capital", "cities", "countries"))
-    openai_stub.serve(by_schema({"DesignProposal": _design(counting, capitals), "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": _design(counting, capitals), "DataPreference": PREFERENCE,
                                  "CardJudgement": OWN_DATA}))
     state = run("count numbers and know capital cities", pool, tmp_path / "out", size=8, llm=_llm(openai_stub))
     assert state["status"] == "done"
@@ -128,7 +133,8 @@ def test_an_infeasible_allocation_of_llm_subtasks_is_diagnosed_and_adjusted(tmp_
     write_dataset(tmp_path / "pool", "capitals-mcq", _trivia_rows(12), card={"description": "Capital cities."})
     counting = _subtask("Counting", keywords=("counting", "number", "next"))
     capitals = _subtask("Capital cities", keywords=("capital", "cities", "countries"))
-    openai_stub.serve(by_schema({"DesignProposal": _design(counting, capitals), "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": _design(counting, capitals), "DataPreference": PREFERENCE,
                                  "CardJudgement": OWN_DATA}))
     state = run("count numbers and know capital cities", tmp_path / "pool", tmp_path / "out", size=10,
                 llm=_llm(openai_stub))
@@ -159,7 +165,7 @@ def _flaky(script, faults: list[Reply]):
 def test_transient_faults_never_fail_a_step_and_malformed_output_is_repaired(pool: Path, tmp_path: Path,
                                                                                openai_stub: OpenAIStub) -> None:
     design = [Reply("{not json at all"), _design(_subtask("Counting")), _design(_subtask("Counting"))]
-    script = by_schema({"DesignProposal": design, "DataPreference": PREFERENCE,
+    script = by_schema({**EXECUTOR, "DesignProposal": design, "DataPreference": PREFERENCE,
                         "CardJudgement": Reply({"plans": [_judgement("text-mcq", 5)]})})
     openai_stub.serve(_flaky(script, [fault(429, retry_after=0), fault(500), fault(503)]))
     state = run("count numbers", pool, tmp_path / "out", size=3, llm=_llm(openai_stub))
@@ -171,7 +177,7 @@ def test_transient_faults_never_fail_a_step_and_malformed_output_is_repaired(poo
 
 def test_the_summary_counts_what_the_server_served_per_role_decision_and_model(pool: Path, tmp_path: Path,
                                                                                 openai_stub: OpenAIStub) -> None:
-    openai_stub.serve(by_schema({
+    openai_stub.serve(by_schema({**EXECUTOR,
         "DesignProposal": Reply({"subtasks": [_subtask("Counting")], "not_covered": [
             {"clause": "in French", "why": "no French data"}]}, usage=(100, 20)),
         "DataPreference": Reply(PREFERENCE.content, usage=(30, 7)),
@@ -179,13 +185,18 @@ def test_the_summary_counts_what_the_server_served_per_role_decision_and_model(p
     state = run("count numbers in French", pool, tmp_path / "out", size=2, llm=_llm(openai_stub))
     usage = state["summary"]["llm"]
     served = {name: len(_requests_for(openai_stub, name)) for name in ("DesignProposal", "DataPreference",
-                                                                        "CardJudgement")}
+                                                                        "CardJudgement", "StepAction",
+                                                                        "SemanticJudgement")}
     assert usage["by_decision"]["grounding.preference"]["prompt_tokens"] == 30 * served["DataPreference"]
     assert usage["by_decision"]["grounding.score"]["completion_tokens"] == 11 * served["CardJudgement"]
     design_calls = sum(v["calls"] for k, v in usage["by_decision"].items() if k.startswith("design."))
     assert design_calls == served["DesignProposal"]
     total = 100 * served["DesignProposal"] + 30 * served["DataPreference"] + 50 * served["CardJudgement"]
-    assert usage["by_role"]["planner"]["prompt_tokens"] == usage["total"]["prompt_tokens"] == total
+    assert usage["by_role"]["planner"]["prompt_tokens"] == total
+    # the executor's roles: one orchestrator decision per item (its one step with parameters), one judgement each
+    assert usage["by_role"]["orchestrator"]["calls"] == served["StepAction"] == 2
+    assert usage["by_role"]["verifier"]["calls"] == served["SemanticJudgement"] == 2
+    assert usage["total"]["prompt_tokens"] == total + 10 * (served["StepAction"] + served["SemanticJudgement"])
     assert usage["by_model"]["scripted-model"]["calls"] == len(openai_stub.requests)
     assert state["summary"]["not_covered"] == {"in French": "no French data"}
     assert state["summary"]["coverage"] == [{"clause": "counting", "served": True, "subtasks": ["counting"]},
@@ -199,7 +210,8 @@ def test_max_cost_stops_the_build_cleanly_at_the_budget(pool: Path, tmp_path: Pa
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"scripted-model": [1_000_000, 1_000_000]}))  # $15 a call of 10+5 tokens
     monkeypatch.setenv("BENCHAGENT_PRICES", str(prices))
-    openai_stub.serve(by_schema({"DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
                                  "CardJudgement": Reply({"plans": [_judgement("text-mcq", 5)]})}))
     state = run("count numbers", pool, tmp_path / "out", size=2, llm=_llm(openai_stub), max_cost=20.0)
     assert state["status"] == "short" and "stopped at the budget" in state["message"]
@@ -222,7 +234,8 @@ def test_a_refused_key_is_sent_once_reported_plainly_and_never_written(pool: Pat
 
 
 def test_the_key_reaches_the_server_and_nothing_written(pool: Path, tmp_path: Path, openai_stub: OpenAIStub) -> None:
-    openai_stub.serve(by_schema({"DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
                                  "CardJudgement": Reply({"plans": [_judgement("text-mcq", 5)]})}))
     out = tmp_path / "out"
     proc = cli("build", "count numbers", "--pool", str(pool), "--size", "2", "--out", str(out),
@@ -241,7 +254,8 @@ def test_the_embedded_model_plans_and_a_resume_after_a_kill_asks_nothing_already
                   card={"description": "Which number comes next when counting."})
     out = tmp_path / "out"
     args = [sys.executable, "-m", "graph.cli", "build", "answer multiple choice questions about counting", "--pool",
-            str(tmp_path / "pool"), "--size", "2", "--out", str(out), "--llm", "local:smollm2"]
+            str(tmp_path / "pool"), "--size", "2", "--out", str(out), "--llm", "local:smollm2",
+            "--llm-orchestrator", "offline", "--llm-verifier", "offline"]  # the planner's path; the executor's: below
     build = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ledger = out / "llm" / "usage.jsonl"
     deadline = time.monotonic() + 240
@@ -278,7 +292,8 @@ def _records(ledger: Path) -> list[dict]:
 def test_two_plans_judged_for_one_dataset_give_one_grounding(pool: Path, tmp_path: Path,
                                                              openai_stub: OpenAIStub) -> None:
     both = {"plans": [_judgement("text-mcq", 4), _judgement("text-open-qa", 5), _judgement("text-mcq", 5)]}
-    openai_stub.serve(by_schema({"DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
+    openai_stub.serve(by_schema({**EXECUTOR,
+                                 "DesignProposal": _design(_subtask("Counting")), "DataPreference": PREFERENCE,
                                  "CardJudgement": Reply(both)}))
     state = run("count numbers", pool, tmp_path / "out", size=3, llm=_llm(openai_stub))
     keys = [g.key for g in state["groundings"]]

@@ -6,33 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import GB_MINI, cli, items, needs_gb_mini, write_dataset
+from support import GB_MINI, cli, items, needs_gb_mini, realise_item, write_dataset
 
 from agents.design import OfflineDesigner
-from agents.executor import realise
-from agents.verifier import OfflineVerifier
-from state.models import Grounding, Item, PlanScores, Verdict
+from state.models import Item
 from tools.plans.recipes import RECIPES
-from tools.plans.steps import StepEnv, StepError
+from tools.plans.steps import StepError
 from tools.pool import DEMO_POOL, Pool
 from tools.pure.audio_io import read_wav
 from tools.pure.speech import espeak_available
-from tools.run_store import RunStore
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 GB_DIALOGUES = "nlp-multi-turn-daily-dialogue-generation"
-
-
-def realise_item(pool: Pool, dataset: str, recipe_id: str, sample_id: str, run: Path,
-                 seed: int = 5) -> tuple[Item, Verdict]:
-    """Build one item of `recipe_id` from a pool row and verify it offline (speech round trip off)."""
-    recipe, card = RECIPES[recipe_id], pool.card(dataset)
-    grounding = Grounding(subtask=recipe_id, plan=recipe.plan(card), capacity=1, expected_yield=1,
-                          scores=PlanScores(alignment=1, robustness=1, preservation=1))
-    row, store = pool.row(dataset, sample_id), RunStore(run)
-    env = StepEnv(pool=pool, card=card, row=row, store=store, item_id=f"{recipe_id}.{sample_id}", seed=seed)
-    item = realise(grounding, env, {})
-    return item, OfflineVerifier(speech_check=False).verify(item, row, store, pool)
 
 
 def recheck(item: Item, pool: Pool, run: Path) -> dict[str, bool]:

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from support import cli, items
+from support import cli, items, offline_realise
 
 from agents.design import OfflineDesigner
-from agents.executor import realise
 from agents.verifier import OfflineVerifier
 from state.models import Grounding, Item, PlanScores, Verdict
 from tools.plans.recipes import RECIPES, sample_row, usable_rows
@@ -36,14 +35,18 @@ def store(tmp_path: Path) -> RunStore:
 
 
 def build(pool: Pool, store: RunStore, recipe_id: str, dataset: str, sample_id: str,
-          overrides: dict | None = None, seed: int = 1) -> tuple[Item, Verdict]:
+          settings: dict | None = None, seed: int = 1) -> tuple[Item, Verdict]:
+    """One item; `settings` (step -> parameters) as a requirement would fix them on the plan."""
     card = pool.card(dataset)
-    grounding = Grounding(subtask=recipe_id, plan=RECIPES[recipe_id].plan(card), capacity=1, expected_yield=1,
+    plan = RECIPES[recipe_id].plan(card)
+    plan.steps = [s.model_copy(update={"params": {**s.params, **(settings or {}).get(s.tool, {})}})
+                  for s in plan.steps]
+    grounding = Grounding(subtask=recipe_id, plan=plan, capacity=1, expected_yield=1,
                           scores=PlanScores(alignment=1, robustness=1, preservation=1))
     row, variant = sample_row(pool, dataset, sample_id)
     env = StepEnv(pool=pool, card=card, row=row, store=store, item_id=sample_id.replace("~", "_"), seed=seed,
                   variant=variant, sample_id=sample_id)
-    item = realise(grounding, env, overrides or {})
+    item = offline_realise(grounding, env)
     return item, OfflineVerifier(speech_check=False).verify(item, row, store, pool)
 
 

@@ -16,9 +16,11 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 from openai_stub import OpenAIStub, Reply, by_schema
-from support import COUNTING_CARD, ROOT, items, mcq_rows, write_dataset
+from support import ACCEPT_ITEM, COUNTING_CARD, KEEP_STEP, ROOT, items, mcq_rows, write_dataset
 
 from tools.pool import DEMO_POOL
+
+EXECUTOR = {"StepAction": Reply(KEEP_STEP), "SemanticJudgement": Reply(ACCEPT_ITEM)}
 
 SENTINEL = "sk-sentinel-server-9d2e"
 
@@ -133,7 +135,7 @@ def test_a_review_over_http_is_answered_with_an_edited_spec(server: str, roots: 
 @pytest.mark.slow
 def test_an_llm_run_over_http_keeps_the_key_out_of_the_server_and_the_run(server: str, roots: Path) -> None:
     judged = {"score": 5, "reason": "fits"}
-    script = by_schema({
+    script = by_schema({**EXECUTOR,
         "DesignProposal": Reply({"subtasks": [{"name": "Counting", "description": "Count.", "clause": "count",
                                                "recipe": "text-mcq", "keywords": ["counting"]}], "not_covered": []}),
         "DataPreference": Reply({"modality": "text", "annotation": "question and options", "domain": "numbers",

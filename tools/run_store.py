@@ -16,7 +16,7 @@ from collections.abc import KeysView
 from pathlib import Path
 from typing import Any
 
-from state.models import Item
+from state.models import Grounding, Item, Subtask, Verdict
 from tools.files import jsonable, write_atomic, write_json
 
 ITEMS = "items.jsonl"
@@ -24,6 +24,7 @@ REJECTED = "rejected.jsonl"
 TRACE = "trace.jsonl"
 SPEC = "spec.json"
 SUMMARY = "summary.json"
+PLAN = "plan.json"
 RUN = "run.json"
 CARD = "README.md"
 MEDIA = "media"
@@ -45,7 +46,7 @@ def item_id(subtask: str, dataset: str, sample_id: str) -> str:
     return f"{safe_name(f'{subtask}.{dataset}.{sample_id}', 60)}-{digest}"
 
 
-def _append_line(path: Path, record: dict[str, Any]) -> None:
+def _append_line(path: Path, record: dict[str, Any], durable: bool = True) -> None:
     # Unbuffered, so that after a failed write (a full disk) no buffer is flushed again on close.
     data = memoryview((json.dumps(record, ensure_ascii=False, default=jsonable) + "\n").encode("utf-8"))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -54,7 +55,8 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
         try:
             while data:
                 data = data[os.write(fd, data):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         except OSError:  # leave no half line behind
             os.ftruncate(fd, end)
             raise
@@ -111,6 +113,7 @@ class RunStore:
         self._fingerprints: dict[str, str] = {}  # accepted items' metadata fingerprint -> id
         self._rejected: set[tuple[str, str]] | None = None  # (grounding, sample id) already logged
         self._requirement: str | None = None
+        self._plan: tuple[list[Grounding], list[Subtask]] | None = None
         # A run has one writer (the CLI holds its lock), so a temporary file or a torn last line
         # here is what a kill left mid-write.
         for stale in self.root.rglob(".*.tmp"):
@@ -167,14 +170,34 @@ class RunStore:
         write_atomic(self.root / ITEMS, data.encode("utf-8"))
         self._ids = None  # re-read on next use
 
-    def write_draft(self, item: Item) -> str:
-        """Park an item awaiting verification on disk; state carries only the returned path."""
+    def keep_plan(self, groundings: list[Grounding], subtasks: list[Subtask]) -> None:
+        """Write the plans and subtasks executor tasks realise (once, and again only if they change), so
+        that each task's payload names its sample and no more: a checkpoint holds every pending task."""
+        if self._plan != (groundings, subtasks):
+            write_json(self.root / PLAN, {"groundings": [g.model_dump(mode="json") for g in groundings],
+                                          "subtasks": [s.model_dump(mode="json") for s in subtasks]})
+            self._plan = (list(groundings), list(subtasks))
+
+    def plan(self) -> tuple[dict[str, Grounding], dict[str, Subtask]]:
+        """Grounding key -> plan and subtask id -> subtask, as the orchestrator last kept them."""
+        if self._plan is None:
+            record = self.read(PLAN)
+            self._plan = ([Grounding.model_validate(g) for g in record["groundings"]],
+                          [Subtask.model_validate(s) for s in record["subtasks"]])
+        groundings, subtasks = self._plan
+        return {g.key: g for g in groundings}, {s.id: s for s in subtasks}
+
+    def write_draft(self, item: Item, verdict: Verdict) -> str:
+        """Park a checked item and its verdict on disk for the verifier node; state carries only the path."""
         rel = f"{DRAFTS}/{safe_name(item.id, 120)}.json"
-        write_json(self.root / rel, item.model_dump(mode="json"))
+        # rebuilt if a power cut takes it, so no fsync
+        write_json(self.root / rel, {"item": item.model_dump(mode="json"), "verdict": verdict.model_dump(mode="json")},
+                   durable=False)
         return rel
 
-    def read_draft(self, rel: str) -> Item:
-        return Item.model_validate(self.read(rel))
+    def read_draft(self, rel: str) -> tuple[Item, Verdict]:
+        record = self.read(rel)
+        return Item.model_validate(record["item"]), Verdict.model_validate(record["verdict"])
 
     def drop_draft(self, rel: str) -> None:
         (self.root / rel).unlink(missing_ok=True)
@@ -203,7 +226,8 @@ class RunStore:
 
     # run bookkeeping
     def trace(self, node: str, seconds: float) -> None:
-        _append_line(self.root / TRACE, {"node": node, "seconds": round(seconds, 4), "at": time.time()})
+        # Timings only: a line lost to a power cut costs nothing, an fsync per node costs every item.
+        _append_line(self.root / TRACE, {"node": node, "seconds": round(seconds, 4), "at": time.time()}, durable=False)
 
     def durations(self) -> dict[str, float]:
         totals: Counter[str] = Counter()
