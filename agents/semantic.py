@@ -6,7 +6,7 @@ step of the plan is sent back there with the reason; anything else is discarded.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,9 @@ from tools.llm import LLMClient, LLMOutputError
 from tools.pool import Pool
 from tools.run_store import RunStore
 from tools.text import LETTERS
+
+if TYPE_CHECKING:  # the verifier module builds this layer on its rules
+    from agents.verifier import Verifier
 
 CRITERIA = {
     "tests_skill": "The item tests the subtask's skill, not something else.",
@@ -38,10 +41,10 @@ class SemanticJudgement(BaseModel):
 
 
 SYSTEM = """You are the Verifier of a benchmark builder. You read one benchmark item that passed the \
-structural checks and judge it against five criteria. Media you cannot see is described by what the \
-builder knows of it (a transcript of rendered speech, the source's image label); judge the item as a \
-model that sees the media would meet it. Be strict: a wrong, ambiguous or off-skill item is worse than \
-none. Reply with JSON only."""
+structural checks and judge it against five criteria. Media you cannot see is given as what the builder \
+knows of it (the script of rendered speech) or only counted; judge the item as a model that sees the \
+media would meet it, and do not fail an item for what only its media can show. Be strict: a wrong, \
+ambiguous or off-skill item is worse than none. Reply with JSON only."""
 
 
 def _media_note(item: Item) -> str:
@@ -70,7 +73,7 @@ def _prompt(item: Item, subtask: Subtask | None) -> str:
 class LLMVerifier:
     """The deterministic layer first (it is cheap and exact); the model only judges what passed it."""
 
-    def __init__(self, client: LLMClient, rules, subtasks: dict[str, Subtask]) -> None:
+    def __init__(self, client: LLMClient, rules: Verifier, subtasks: dict[str, Subtask]) -> None:
         self.client, self.rules, self.subtasks = client, rules, subtasks
 
     def verify(self, item: Item, row: Row, store: RunStore, pool: Pool) -> Verdict:

@@ -7,8 +7,8 @@
                  +------------------------------------------------+ rejected    +------------------------+
                                                                          replenish: new draws and repairs
 
-The orchestrator fans each round out to executor tasks (Send), the verifier judges the round and
-sends repairs and replacements back through the orchestrator.
+The orchestrator fans each round out to executor tasks (Send) that realise and check one sample each;
+the verifier decides the round's verdicts and sends repairs and replacements back to the orchestrator.
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def finish(state: BuildState, ctx: Context) -> dict:
         causes = "; ".join(f"{k} is {v['shortfall']} short: {v['cause']}" for k, v in summary["quotas"].items()
                            if v.get("shortfall"))
         message = (f"built {summary['accepted']} of {summary['requested']} items" if not short else
-                   f"the data ran out: built {summary['accepted']} of {summary['requested']} items; short in "
+                   f"built {summary['accepted']} of {summary['requested']} items; short in "
                    + ", ".join(f"{s} ({v['accepted']}/{max(v['target'], v.get('asked', 0))})" for s, v in short.items())
                    + (f" ({causes})" if causes else "") + ". Add datasets or ask for fewer items.")
     summary.update(status=status, message=message)

@@ -4,7 +4,8 @@ Writes synthetic dialogue pools (folder layout, varied replies of everyday lengt
 dialogues and builds the same small benchmark from each through the real graph:
     .venv/bin/python scripts/bench_pool_scale.py [--items 12] [--sizes 200 20000]
 
-Per item: the median orchestrator -> executor -> verifier cycle of the run's trace after the first (a
+Per item: the median orchestrator -> executor -> verifier round of the run's trace after the first, one
+sample a round (a
 median, so a busy machine's stalls do not count). The first cycle also pays what is built once per build
 (the candidate order, the answer index): the one-off cost is the first cycle less that median. Opening
 the pool (reading rows, the card) is apart, and a small build first takes what one process pays once
@@ -104,7 +105,8 @@ def step_seconds(pool: Pool, run: Path, rows: int = 50) -> float:
 
 def measure(pool: Path, out: Path, items: int) -> tuple[float, float, float, int]:
     """(seconds to open the pool, per-item seconds, one-off seconds, items accepted) for one build."""
-    ctx = Context(size=items, pool=str(pool), out_dir=str(out), speech_check=False)
+    # One sample a round, so that each round's trace is one item's work.
+    ctx = Context(size=items, pool=str(pool), out_dir=str(out), speech_check=False, concurrency=1)
     start = time.perf_counter()
     pool_for(ctx)
     opened = time.perf_counter() - start

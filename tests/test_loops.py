@@ -130,7 +130,9 @@ def test_replenishment_stops_at_its_draw_budget(tmp_path: Path) -> None:
     state = run("recognise objects in images", pool, out, size=4, attempts_per_item=1.5)
     assert state["status"] == "short"
     assert len(rejections(out)) == 6 and items(out) == []  # ceil(1.5 * 4) draws, then it stops
-    assert "ran out" in state["message"] and "image-label-mcq (0/4)" in state["message"]
+    assert "image-label-mcq (0/4)" in state["message"]
+    assert "image-label-mcq@objects is 4 short: the attempt budget of 6 draws (1.5 per item) is spent" \
+        in state["message"]
 
 
 def _dup_item(run_dir: Path) -> Item:

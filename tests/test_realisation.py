@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from openai_stub import OpenAIStub, Reply, by_schema, schema_name
 from support import ACCEPT_ITEM, COUNTING_CARD, KEEP_STEP, items, mcq_rows, rejections, run, write_dataset
+
+from graph.builder import build_graph
+from graph.checkpoints import sqlite_saver
+from state.context import Context
 
 KEEP = Reply(KEEP_STEP)
 ACCEPT = ACCEPT_ITEM
@@ -72,6 +78,23 @@ def test_a_pool_too_small_ends_with_the_quota_its_shortfall_and_the_cause(tmp_pa
     assert state["status"] == "short" and quota["drawn"] == 30 and quota["accepted"] == len(items(out)) < 20
     assert quota["shortfall"] == 20 - quota["accepted"] and quota["cause"] == "the data ran out after 30 draws"
     assert f"text-mcq@counting-mcq is {quota['shortfall']} short: the data ran out after 30 draws" in state["message"]
+
+
+def test_a_spent_budget_ends_the_build_short_with_the_quota_and_the_cause(tmp_path: Path, stub: OpenAIStub,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pool, out = tmp_path / "pool", tmp_path / "out"
+    write_dataset(pool, "counting-mcq", mcq_rows(40), card=COUNTING_CARD)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"stub-model": [1_000_000, 1_000_000]}))  # $15 a call of 10+5 tokens
+    monkeypatch.setenv("BENCHAGENT_PRICES", str(prices))
+    stub.serve(by_schema({"StepAction": KEEP, "SemanticJudgement": Reply(ACCEPT)}))
+    state = run("answer short questions about counting numbers", pool, out, size=20, llm_roles=_roles(stub),
+                max_cost=100.0, concurrency=2)
+    quota = state["summary"]["quotas"]["text-mcq@counting-mcq"]
+    assert state["status"] == "short" and "stopped at the budget" in state["message"]
+    # two calls an item at $15: the budget pays for the first rounds, then no item is half-made or counted
+    assert 1 <= quota["accepted"] == len(items(out)) < 20 and quota["shortfall"] == 20 - quota["accepted"]
+    assert "budget" in quota["cause"] and not list((out / "drafts").glob("*"))
 
 
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Spain": "Madrid", "Peru": "Lima",
@@ -160,3 +183,21 @@ def test_the_embedded_model_writes_and_judges_items_end_to_end(tmp_path: Path) -
         written = [p for p in item["metadata"]["provenance"] if p["tool"] == "write_distractors"]
         assert written and written[0]["llm"]["model"] == "local:smollm2" and written[0]["llm"]["prompt_hash"]
         assert "semantic_check" in item["metadata"]
+
+
+def _last_checkpoint_bytes(pool: Path, out: Path, size: int) -> int:
+    with closing(sqlite3.connect(out.parent / f"{out.name}.sqlite", check_same_thread=False)) as conn:
+        graph = build_graph(checkpointer=sqlite_saver(conn), confine_paths=False)
+        graph.invoke({"requirement": "answer short questions about counting numbers"},
+                     {"configurable": {"thread_id": "t"}}, context=Context(pool=str(pool), out_dir=str(out), size=size))
+        # the verifier's last checkpoint: the state after the final round, before assembly writes its summary
+        query = "SELECT length(checkpoint) FROM checkpoints ORDER BY rowid DESC LIMIT 1 OFFSET 2"
+        return conn.execute(query).fetchone()[0]
+
+
+def test_the_state_a_checkpoint_holds_does_not_grow_with_the_build(tmp_path: Path) -> None:
+    pool = tmp_path / "pool"
+    rows = [{**row, "answer": row["options"][i % 4]} for i, row in enumerate(mcq_rows(90))]
+    write_dataset(pool, "counting-mcq", rows, card=COUNTING_CARD)  # answers all distinct: a tally of them would grow
+    small, large = (_last_checkpoint_bytes(pool, tmp_path / f"out{n}", n) for n in (8, 64))
+    assert large <= small * 1.05, (small, large)
