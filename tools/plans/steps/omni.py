@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import random
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tools.plans.distractors import answer_counts, exchangeable_distractors
+from tools.plans.distractors import AnswerCounts, answer_counts, exchangeable_distractors
 from tools.plans.steps.core import Draft, StepEnv, StepError, register, row_answers
+from tools.pool import Pool
 from tools.text import norm
 
 # One woman and one man: their voices lie far apart in pitch, and who is right is drawn independently.
@@ -52,6 +54,14 @@ class OmniParams(BaseModel):
     pause_ms: int = Field(400, ge=0, le=2000, description="Silence between the two turns.")
 
 
+@lru_cache(maxsize=256)
+def _rivals(pool: Pool, dataset: str, space: frozenset[str], truth: str) -> AnswerCounts:
+    """The labels a claim may rival `truth` with (neither inside the other), counted once per label, not
+    per item: class labels are few, rows many."""
+    return answer_counts(pool.rows(dataset), lambda a: norm(a) in space and (
+        norm(a) == norm(truth) or not (says(a, truth) or says(truth, a))))
+
+
 @register("omni_dialogue", OmniParams)
 def omni_dialogue(draft: Draft, env: StepEnv, p: OmniParams) -> list[Path]:
     """After attach_image: a spoken disagreement about the image between two people, one naming the row's
@@ -63,9 +73,7 @@ def omni_dialogue(draft: Draft, env: StepEnv, p: OmniParams) -> list[Path]:
     if len(answers) != 1:
         raise StepError("row has no single class label")
     truth = answers[0]
-    space = {norm(x) for x in env.card.label_space or []}
-    counts = answer_counts(env.pool.rows(env.card.id), lambda a: norm(a) in space and (
-        norm(a) == norm(truth) or not (says(a, truth) or says(truth, a))))
+    counts = _rivals(env.pool, env.card.id, frozenset(norm(x) for x in env.card.label_space or []), truth)
     if len(counts) < 2:
         raise StepError(f"label space of {env.card.id} has no label distinct from {truth!r}")
     rng = env.rng(f"omni:{draft.metadata.get('repair', 0)}")
