@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
 from agents.llm import samples_at_once
+from agents.refresh import source_row, used_before
 from agents.resources import pool_for, store_for
 from state.context import Context
 from state.graph_state import BuildState, ExecutorTask, QuotaProgress, Work
@@ -45,6 +46,7 @@ class _Round:
         self.batch: list[Work] = list(state.get("repairs") or [])
         self.flying = Counter(w["grounding"] for w in self.batch)
         self.events: list[str] = []
+        self.earlier = used_before(ctx.refresh_of) if ctx.refresh_of else frozenset()
 
     def candidates(self, key: str) -> tuple[str, ...]:
         g = self.groundings[key]
@@ -112,8 +114,9 @@ def _draw(r: _Round, used: set[tuple[str, str]], slots: int) -> None:
         key, prog = quota.grounding, r.progress[quota.grounding]
         cands, dataset = r.candidates(key), r.groundings[key].plan.dataset
         while prog["drawn"] < len(cands) and ((dataset, cands[prog["drawn"]]) in used
-                                              or (dataset, cands[prog["drawn"]]) in claimed):
-            prog["drawn"] += 1  # already made into an item, or in this batch for another subtask
+                                              or (dataset, cands[prog["drawn"]]) in claimed
+                                              or (dataset, source_row(cands[prog["drawn"]])) in r.earlier):
+            prog["drawn"] += 1  # made into an item (here or in an earlier version), or in this batch already
         if prog["drawn"] >= len(cands):
             r.stop(key, f"the data ran out after {prog['drawn']} draws")
             continue

@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agents.llm import DeciderUnavailable, check_models
+from agents.refresh import RefreshError
+from agents.resources import pool_path
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir, finish
@@ -90,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect = pool_sub.add_parser("inspect", help="list a pool's datasets and their cards")
     inspect.add_argument("path", nargs="?", default=str(DEMO_POOL))
     inspect.add_argument("--json", action="store_true", help="print the cards as JSON")
+    refresh = sub.add_parser("refresh", help="build the next version of a benchmark: same subtasks and counts, "
+                             "no source row an earlier version used")
+    refresh.add_argument("run_dir", help="the finished benchmark to refresh")
+    refresh.add_argument("--out", required=True, help="the new version's run directory (new or empty)")
+    refresh.add_argument("--seed", type=int, default=None, help="default: the earlier version's seed + 1")
     export = sub.add_parser("export", help="write a finished run as a Hugging Face dataset, lm-eval or Inspect task")
     export.add_argument("run_dir")
     export.add_argument("--format", required=True, choices=[*FORMATS, "all"], help="the format to write")
@@ -381,6 +388,24 @@ def inspect_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def refresh(args: argparse.Namespace) -> int:
+    earlier = Path(args.run_dir).expanduser().resolve()
+    if not (earlier / RUN).is_file():
+        raise UsageError(f"{earlier} is not a run directory (no {RUN}); refresh a benchmark that was built")
+    if not _finished(earlier):
+        raise UsageError(f"{earlier} is not finished; finish it first with: benchagent resume {earlier}")
+    requirement, old = _recorded_run(earlier)
+    run_dir = Path(args.out).expanduser().resolve()
+    ctx = _context(**{**old.model_dump(), "out_dir": str(run_dir), "refresh_of": str(earlier),
+                      "seed": old.seed + 1 if args.seed is None else args.seed, "review": False})
+    _check_llm(ctx)
+    check_run_dir(run_dir, Pool(pool_path(ctx)).root)
+    _make_dir(run_dir)
+    with hold_run(run_dir):
+        console.print(f"refreshing {earlier} into {run_dir} (seed {ctx.seed})")
+        return _run(run_dir, {"requirement": requirement}, ctx)
+
+
 def export_run(args: argparse.Namespace) -> int:
     if args.format == "all":
         if args.out:
@@ -400,10 +425,11 @@ def export_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"build": build, "resume": resume, "pool": inspect_pool, "export": export_run}[args.command]
+    handler = {"build": build, "resume": resume, "refresh": refresh, "pool": inspect_pool,
+               "export": export_run}[args.command]
     try:
         return handler(args)
-    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError) as exc:
+    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError, RefreshError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

@@ -17,6 +17,7 @@ from langgraph.types import Command
 from agents.allocation import spec_of
 from agents.coverage import coverage
 from agents.llm import run_client, uses_llm
+from agents.refresh import RefreshError, lineage, next_version
 from agents.resources import pool_for, pool_path, store_for
 from graph.run_dirs import RunDirError, ServerRoots, check_run_dir
 from state.context import Context
@@ -41,7 +42,7 @@ def make_prepare_node(confine: bool = True):
     """The entry node. `confine` holds out_dir and pool to the server roots (graph.main serves the
     graph to any HTTP caller); the CLI, run by the user on their own machine, passes False."""
 
-    def prepare(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["design", "__end__"]]:
+    def prepare(state: BuildState, runtime: Runtime[Context]) -> Command[Literal["design", "orchestrator", "__end__"]]:
         ctx = runtime.context or Context()
         started = time.time()
         requirement = (state.get("requirement") or "").strip()
@@ -57,15 +58,22 @@ def make_prepare_node(confine: bool = True):
                 ServerRoots.from_env().check(run_dir, pool_path(ctx))
             pool = pool_for(ctx)
             check_run_dir(run_dir, pool.root, this_run)
-        except (RunDirError, PoolError) as exc:
+            if ctx.refresh_of and confine:
+                ServerRoots.from_env().check(Path(ctx.refresh_of).resolve(), pool.root)
+            planned = next_version(ctx.refresh_of) if ctx.refresh_of else None
+        except (RunDirError, PoolError, RefreshError) as exc:
             return _refuse(str(exc))
         store = store_for(str(run_dir))
         if not (run_dir / RUN).exists():
             store.write(RUN, {**this_run, "started": started, "pool": str(pool.root)})
         preview = requirement[:REQUIREMENT_PREVIEW_CHARS] + ("..." if len(requirement) > REQUIREMENT_PREVIEW_CHARS
                                                                else "")
-        return Command(goto="design", update={"requirement": preview, "run_dir": str(run_dir),
-                                              "status": "running", "events": [f"prepare: run in {run_dir}"]})
+        update = {"requirement": preview, "run_dir": str(run_dir), "status": "running",
+                  "events": [f"prepare: run in {run_dir}"]}
+        if planned is not None:  # a refresh realises the earlier version's plan again, with other rows
+            return Command(goto="orchestrator", update={**update, **planned, "events": [
+                *update["events"], f"prepare: the next version of {ctx.refresh_of}, its subtasks and quotas"]})
+        return Command(goto="design", update=update)
 
     return prepare
 
@@ -84,6 +92,11 @@ def _card_markdown(requirement: str, state: BuildState, items: list[dict], summa
     for entry in summary["coverage"]:
         lines.append(f"- {esc(entry['clause'])}: served by {', '.join(f'`{esc(i)}`' for i in entry['subtasks'])}"
                      if entry["served"] else f"- {esc(entry['clause'])}: **not served**: {esc(entry['why'])}")
+    if summary.get("lineage"):
+        earlier = ", ".join(f"`{esc(run)}`" for run in summary["lineage"])
+        lines += ["", "## Lineage", "", f"Version {len(summary['lineage']) + 1} of this benchmark: the same subtasks "
+                  f"and per-quota counts as {earlier} (newest first), with a new seed and no source row any of "
+                  "them used."]
     lines += ["", "## Subtasks", ""]
     for sub in state.get("subtasks", []):
         got = summary["per_subtask"].get(sub.id, {})
@@ -149,6 +162,7 @@ def summarise(state: BuildState, store: RunStore, ctx: Context, items: list[dict
         "license": strictest([s.get("license") for i in items for s in _sources(i)]),
         "quality": {"letters": letter_report(items), "blind_solvers": blind_report(items)},
         "quotas": _quota_report(state),
+        **({"lineage": [str(run) for run in lineage(ctx.refresh_of)]} if ctx.refresh_of else {}),
         "not_covered": state.get("not_covered", {}),
         **({"llm": _llm_usage(ctx, state["run_dir"])} if any(uses_llm(ctx, r) for r in ROLES) else {}),
     }

@@ -39,6 +39,8 @@ class Context(BaseModel):
         None, ge=SNR_RANGE_DB[0], le=SNR_RANGE_DB[1], allow_inf_nan=False,
         description="Background noise SNR in dB for spoken items; None: from the requirement."
     )
+    refresh_of: str = Field("", description="A built run this build is the next version of: its subtasks, plans and "
+                            "per-quota counts, a new seed, and no source row it or an earlier version used.")
     speech_check: bool = Field(
         True, description="Recognise rendered speech offline and require it to match its script (about 0.3 s "
         "per second of speech)."

@@ -43,4 +43,4 @@ def sample_row(pool: Pool, dataset: str, sample_id: str) -> tuple[Row, int]:
     return pool.row(dataset, sample_id), 0
 
 
-__all__ = ["RECIPES", "Recipe", "sample_row", "usable_rows"]
+__all__ = ["RECIPES", "VARIANT", "Recipe", "sample_row", "usable_rows"]
