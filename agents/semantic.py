@@ -47,7 +47,8 @@ media would meet it, and do not fail an item for what only its media can show. B
 ambiguous or off-skill item is worse than none. Reply with JSON only."""
 
 
-def _media_note(item: Item) -> str:
+def media_note(item: Item) -> str:
+    """What a reader who cannot see or hear the item's media is told of it."""
     notes = []
     turns = item.metadata.get("turns") or []
     if turns:
@@ -67,7 +68,7 @@ def _prompt(item: Item, subtask: Subtask | None) -> str:
     criteria = "\n".join(f"- {k}: {v}" for k, v in CRITERIA.items())
     return (f"Subtask: {skill}\n\nQuestion: {item.question}\n" + (f"Options:\n{options}\n" if options else "")
             + f"Labelled answer: {item.answer}" + (f" ({item.answer_text})" if item.choices else "")
-            + f"\n\n{_media_note(item)}\n\nPlan steps that built it: {steps}\n\nCriteria:\n{criteria}")
+            + f"\n\n{media_note(item)}\n\nPlan steps that built it: {steps}\n\nCriteria:\n{criteria}")
 
 
 class LLMVerifier:

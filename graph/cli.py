@@ -24,6 +24,9 @@ from rich.table import Table
 from agents.llm import DeciderUnavailable, check_models
 from agents.refresh import RefreshError
 from agents.resources import pool_path
+from graph.assess_cli import HANDLERS as ASSESS
+from graph.assess_cli import AssessError
+from graph.assess_cli import add_parsers as add_assess_parsers
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir, finish
@@ -92,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect = pool_sub.add_parser("inspect", help="list a pool's datasets and their cards")
     inspect.add_argument("path", nargs="?", default=str(DEMO_POOL))
     inspect.add_argument("--json", action="store_true", help="print the cards as JSON")
+    add_assess_parsers(sub)
     refresh = sub.add_parser("refresh", help="build the next version of a benchmark: same subtasks and counts, "
                              "no source row an earlier version used")
     refresh.add_argument("run_dir", help="the finished benchmark to refresh")
@@ -425,11 +429,12 @@ def export_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"build": build, "resume": resume, "refresh": refresh, "pool": inspect_pool,
-               "export": export_run}[args.command]
+    handler = {"build": build, "resume": resume, "refresh": refresh, "pool": inspect_pool, "export": export_run,
+               **ASSESS}[args.command]
     try:
         return handler(args)
-    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError, RefreshError) as exc:
+    except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError, RefreshError,
+            AssessError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 
