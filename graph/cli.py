@@ -30,6 +30,10 @@ from graph.assess_cli import add_parsers as add_assess_parsers
 from graph.builder import build_graph
 from graph.checkpoints import sqlite_saver
 from graph.lifecycle import default_run_dir, finish
+from graph.review_cli import ReviewError
+from graph.review_cli import add_parser as add_review_parser
+from graph.review_cli import run as run_review
+from graph.review_cli import verdicts as review_verdicts
 from graph.run_dirs import CHECKPOINTS, RunDirError, RunLocked, check_run_dir, hold_run
 from state.context import OFFLINE, Context
 from state.graph_state import MAX_REQUIREMENT_CHARS
@@ -90,12 +94,15 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--edit", metavar="FILE", help="answer the review with an edited plan: a JSON file like "
                         "DIR/review.json with subtasks and quotas changed")
     answer.add_argument("--reject", metavar="COMMENT", help="send the plan back to Design with this comment")
+    answer.add_argument("--replace-rejected", action="store_true",
+                        help="rebuild the items rejected in benchagent review, from rows not used yet")
     pool = sub.add_parser("pool", help="pool tools")
     pool_sub = pool.add_subparsers(dest="pool_command", required=True)
     inspect = pool_sub.add_parser("inspect", help="list a pool's datasets and their cards")
     inspect.add_argument("path", nargs="?", default=str(DEMO_POOL))
     inspect.add_argument("--json", action="store_true", help="print the cards as JSON")
     add_assess_parsers(sub)
+    add_review_parser(sub)
     refresh = sub.add_parser("refresh", help="build the next version of a benchmark: same subtasks and counts, "
                              "no source row an earlier version used")
     refresh.add_argument("run_dir", help="the finished benchmark to refresh")
@@ -299,6 +306,8 @@ def resume(args: argparse.Namespace) -> int:
     with hold_run(run_dir):
         requirement, ctx = _recorded_run(run_dir)
         _check_llm(ctx)
+        if args.replace_rejected:
+            return _replace_rejected(run_dir, ctx)
         if _finished(run_dir):
             console.print(f"{run_dir} is already finished; see {run_dir / SUMMARY}")
             return 0
@@ -317,6 +326,33 @@ def resume(args: argparse.Namespace) -> int:
         console.print(f"resuming {run_dir}")
         payload = None if values is not None else {"requirement": requirement}
         return _run(run_dir, payload, ctx, len(RunStore(run_dir).items()))
+
+
+def _replace_rejected(run_dir: Path, ctx: Context) -> int:
+    """Take the items a person rejected out of the benchmark (into rejected.jsonl, with their note) and send
+    the finished build back to the orchestrator, which draws their replacements from rows not used yet."""
+    rejected = {i: v for i, v in review_verdicts(run_dir).items() if not v["accepted"]}
+    snapshot = _checkpoint(run_dir)
+    if snapshot is None or not _finished(run_dir):
+        raise UsageError(f"{run_dir} is not a finished build; finish it with benchagent resume {run_dir} first")
+    store = RunStore(run_dir)
+    items = store.items()
+    gone = [i for i in items if i["id"] in rejected]
+    if not gone:
+        raise UsageError(f"no item of {run_dir} is rejected in review (or all were replaced already); "
+                         f"review items with: benchagent review {run_dir}")
+    store.rewrite_items([i for i in items if i["id"] not in rejected])
+    progress = {k: dict(v) for k, v in snapshot.values["progress"].items()}
+    for item in gone:
+        grounding = item["metadata"]["grounding"]
+        store.add_rejection({"grounding": grounding, "sample_id": item["source"]["sample_id"], "repairs": 0,
+                             "reason": f"rejected in review: {rejected[item['id']]['note'] or 'no note'}",
+                             "failed": ["human_review"]})
+        progress[grounding].update(accepted=progress[grounding]["accepted"] - 1, exhausted=False)
+        progress[grounding].pop("cause", None)
+    console.print(f"replacing {len(gone)} item(s) rejected in review")
+    update = {"progress": progress, "status": "running", "message": "", "halt": {}}
+    return _run(run_dir, Command(goto="orchestrator", update=update), ctx, len(items) - len(gone))
 
 
 def _damaged(run_dir: Path, what: str, why: str) -> UsageError:
@@ -430,11 +466,11 @@ def export_run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"build": build, "resume": resume, "refresh": refresh, "pool": inspect_pool, "export": export_run,
-               **ASSESS}[args.command]
+               "review": run_review, **ASSESS}[args.command]
     try:
         return handler(args)
     except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError, RefreshError,
-            AssessError) as exc:
+            AssessError, ReviewError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 
