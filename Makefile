@@ -1,5 +1,5 @@
 # Quick start: `make demo` builds a benchmark from the bundled pool; `make test` runs the tests.
-# Both install what they need first: espeak-ng and ffmpeg (apt) and the package in .venv.
+# Both install what they need first: espeak-ng, ffmpeg and chromium (apt) and the package in .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,8 +10,10 @@ DEMO_OUT ?= runs/demo
 .PHONY: deps install demo test dev bench clean
 
 deps:
-	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || \
-	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng ffmpeg)
+	@# chromium: the report test opens the HTML report headless
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v chromium >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng ffmpeg \
+	  chromium)
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -1,5 +1,5 @@
-"""`benchagent judge` and `benchagent consistency`: how good a built benchmark is, by an LLM judge's six
-metrics and by whether it ranks models in the order expected of them."""
+"""`benchagent judge`, `consistency` and `report`: how good a built benchmark is, by an LLM judge's six
+metrics and by whether it ranks models in the order expected of them, and all of it on one HTML page."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from state.models import BenchmarkSpec, Item
 from tools.evaluation.consistency import ConsistencyError, consistency
 from tools.files import write_json
 from tools.llm import parse_model
+from tools.report import ReportError, write_report
 from tools.run_store import RUN, SPEC, RunStore, safe_name
 
 console = Console(stderr=True, soft_wrap=True)
@@ -35,6 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("consistency", help="do models expected to be stronger score higher? (tau and rho)")
     check.add_argument("run_dir")
     check.add_argument("--order", required=True, help="evaluated models, weakest first, comma-separated")
+    report = sub.add_parser("report", help="write DIR/report.html: spec, items with media, checks, evals, judge")
+    report.add_argument("run_dir")
 
 
 def _run(run_dir: str) -> tuple[Path, RunStore]:
@@ -110,4 +113,13 @@ def consistency_run(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"judge": judge_run, "consistency": consistency_run}
+def report_run(args: argparse.Namespace) -> int:
+    root = Path(args.run_dir).expanduser().resolve()
+    try:
+        console.print(f"written to {write_report(root)}")
+    except ReportError as exc:
+        raise AssessError(str(exc)) from None
+    return 0
+
+
+HANDLERS = {"judge": judge_run, "consistency": consistency_run, "report": report_run}
