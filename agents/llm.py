@@ -7,6 +7,7 @@ never enter state or context.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -54,9 +55,14 @@ def _client(run_dir: str, llm: str, roles: tuple[tuple[str, str], ...], max_cost
                      concurrency=concurrency)
 
 
+_CLIENTS = threading.Lock()
+
+
 def run_client(ctx: Context, run_dir: str) -> LLMClient:
-    """The run's LLM client, shared by every node of this process (its cache and ledger live in the run)."""
-    return _client(run_dir, ctx.llm, tuple(sorted(ctx.llm_roles.items())), ctx.max_cost, ctx.llm_concurrency)
+    """The run's LLM client, shared by every node of this process (its cache and ledger live in the run).
+    The executor tasks of a round ask for it at once: the lock makes the first of them build the one."""
+    with _CLIENTS:
+        return _client(run_dir, ctx.llm, tuple(sorted(ctx.llm_roles.items())), ctx.max_cost, ctx.llm_concurrency)
 
 
 def uses_llm(ctx: Context, role: str) -> bool:

@@ -92,7 +92,7 @@ def consistency_run(args: argparse.Namespace) -> int:
     for path in sorted((root / "eval").glob("*.json")):
         try:
             result = json.loads(path.read_text(encoding="utf-8"))
-            accuracies[result["model"]] = {"overall": result["overall"]["accuracy"],
+            accuracies[result["model"]] = {"overall": result["micro"]["accuracy"],
                                            **{s: v["accuracy"] for s, v in result["per_subtask"].items()}}
         except (ValueError, KeyError, TypeError):
             continue  # not an eval result (or another file kept there)

@@ -24,6 +24,7 @@ from rich.table import Table
 from agents.llm import DeciderUnavailable, check_models
 from agents.refresh import RefreshError
 from agents.resources import pool_path
+from graph import eval_cli
 from graph.assess_cli import HANDLERS as ASSESS
 from graph.assess_cli import AssessError
 from graph.assess_cli import add_parsers as add_assess_parsers
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", nargs="?", default=str(DEMO_POOL))
     inspect.add_argument("--json", action="store_true", help="print the cards as JSON")
     add_assess_parsers(sub)
+    eval_cli.add_parser(sub)
     add_review_parser(sub)
     refresh = sub.add_parser("refresh", help="build the next version of a benchmark: same subtasks and counts, "
                              "no source row an earlier version used")
@@ -466,7 +468,7 @@ def export_run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"build": build, "resume": resume, "refresh": refresh, "pool": inspect_pool, "export": export_run,
-               "review": run_review, **ASSESS}[args.command]
+               "review": run_review, "eval": eval_cli.run, **ASSESS}[args.command]
     try:
         return handler(args)
     except (UsageError, PoolError, RunDirError, RunLocked, DeciderUnavailable, ExportError, RefreshError,

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
-from scipy.stats import binomtest
 
 from agents.judge import stratified
 from state.models import Item
+from tools.evaluation.stats import wilson
 from tools.files import write_json
 from tools.run_store import RUN, RunStore
 from tools.text import LETTERS
@@ -86,8 +86,8 @@ def report(root: Path, done: dict[str, dict]) -> dict:
     out = {"reviewed": len(done), "accepted": accepted,
            "rejected": sorted(i for i, v in done.items() if not v["accepted"])}
     if done:
-        interval = binomtest(accepted, len(done)).proportion_ci(method="wilson")
-        out.update(rate=round(accepted / len(done), 4), ci95=[round(interval.low, 4), round(interval.high, 4)])
+        low, high = wilson(accepted, len(done))
+        out.update(rate=round(accepted / len(done), 4), ci95=[round(low, 4), round(high, 4)])
     write_json(root / REVIEW_DIR / "summary.json", out)
     return out
 

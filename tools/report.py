@@ -105,23 +105,29 @@ def _item(root: Path, item: dict) -> str:
 
 
 def _eval_section(root: Path) -> str:
-    results = [r for r in (_json(p) for p in sorted((root / "eval").glob("*.json"))) if r and "per_subtask" in r]
+    results = [r for r in (_json(p) for p in sorted((root / "eval").glob("*.json"))) if r and "model" in r]
     if not results:
         return "<h2>Evaluation</h2><p>No model evaluated yet: run <code>benchagent eval</code>.</p>"
     subtasks = sorted({s for r in results for s in r["per_subtask"]})
 
-    def bars(key: str) -> dict[str, list]:
-        return {r["model"]: [(v[key], *v.get(f"{key}_ci95", (v[key], v[key]))) if (v := r["per_subtask"].get(s))
-                             and v.get(key) is not None else None for s in subtasks] for r in results}
+    def bars(part: str) -> dict[str, list]:
+        """Model -> per subtask (accuracy, low, high) from the full run or its ablation."""
+        out = {}
+        for r in results:
+            table = r["per_subtask"] if part == "full" else (r.get("ablation") or {}).get("per_subtask", {})
+            if table:
+                out[r["model"] + ("" if part == "full" else " blind")] = [
+                    (v["accuracy"], *v["ci95"]) if (v := table.get(s)) and v.get("accuracy") is not None else None
+                    for s in subtasks]
+        return out
 
-    rows = [[r["model"], s, v["n"], f"{v['accuracy']:.3f}", "-" if v.get("blind_accuracy") is None
-             else f"{v['blind_accuracy']:.3f}"] for r in results for s, v in sorted(r["per_subtask"].items())]
-    out = ["<h2>Evaluation</h2>", bar_plot("Accuracy per subtask (95% Wilson interval)", subtasks, bars("accuracy")),
-           _table(["model", "subtask", "items", "accuracy", "blind accuracy"], rows)]
-    if any(v.get("blind_accuracy") is not None for r in results for v in r["per_subtask"].values()):
-        blind = {f"{m} blind": v for m, v in bars("blind_accuracy").items()}
-        out.insert(2, bar_plot("Blind (signal removed) against full", subtasks, {**bars("accuracy"), **blind}))
-    return "".join(out)
+    rows = [[r["model"], s, v["n"], f"{v['accuracy']:.3f}" if v.get("accuracy") is not None else "-",
+             "-" if (b := (r.get("ablation") or {}).get("per_subtask", {}).get(s)) is None or b.get("accuracy") is None
+             else f"{b['accuracy']:.3f}"] for r in results for s, v in sorted(r["per_subtask"].items())]
+    out = ["<h2>Evaluation</h2>", bar_plot("Accuracy per subtask (95% Wilson interval)", subtasks, bars("full"))]
+    if bars("blind"):
+        out.append(bar_plot("Blind (signal removed) against full", subtasks, {**bars("full"), **bars("blind")}))
+    return "".join(out) + _table(["model", "subtask", "items", "accuracy", "blind accuracy"], rows)
 
 
 def write_report(root: Path) -> Path:

@@ -1,6 +1,6 @@
 """The one place chat models are built and called.
 
-Every structured call goes through `LLMClient`: a disk cache in front, one retry layer for transient
+Every call, structured or plain, goes through `LLMClient`: a disk cache in front, one retry layer for transient
 errors (the OpenAI SDK's own retries are off), bounded repairs for unusable output, a semaphore per
 endpoint, a usage ledger that survives restarts, and a budget checked before every real call.
 """
@@ -49,6 +49,7 @@ OPENAI_URL = "https://api.openai.com/v1"
 REPAIRS = 2  # extra attempts that show the model its bad output and the validation error
 MAX_DELAY_S = 30.0  # cap on backoff and on a server's Retry-After
 TRANSIENT = {408, 409, 429}  # and every 5xx; any other 4xx will fail the same way again
+PLAIN = {"plain": "text"}  # what a plain completion's cache key has in place of a JSON schema
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ class LLMClient:
             convo = list(messages)
             for attempt in itertools.count(1):
                 try:
-                    raw, error, tokens = self._send(chat, (role, decision, spec, key), convo, json_schema)
+                    raw, error, tokens = self._send(chat, (role, decision, spec, key), convo,
+                                                    chat.runnable(json_schema))
                     spent = (spent[0] + tokens[0], spent[1] + tokens[1])
                     answer = _parse(raw, error, schema)
                 except _BadOutput as bad:
@@ -166,9 +168,28 @@ class LLMClient:
                 self._cache.put(key, answer.model_dump_json())
                 return answer, CallInfo(spec.name, key, *spent)
         except LLMError as exc:
-            self.failures.append({"role": role, "decision": decision, "model": spec.name, "kind": exc.kind,
-                                  "detail": str(exc)})
+            self._failed(role, decision, spec, exc)
             raise
+
+    def complete(self, spec: ModelSpec, decision: str, messages: Sequence[Message], *,
+                 role: str = "eval") -> tuple[str, CallInfo]:
+        """A plain-text reply from any model (a spec, not a role), cached, retried, metered and budgeted.
+
+        Raises only LLMError subclasses; `role` is what the ledger books the call under.
+        """
+        key = cache_key(spec.name, messages, PLAIN)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._ledger.add(role=role, decision=decision, model=spec.name, cached=True, key=key)
+            return hit, CallInfo(spec.name, key, cached=True)
+        try:
+            chat = self._chat(spec)
+            raw, _, tokens = self._send(chat, (role, decision, spec, key), list(messages), chat.model)
+        except LLMError as exc:
+            self._failed(role, decision, spec, exc)
+            raise
+        self._cache.put(key, raw.text)
+        return raw.text, CallInfo(spec.name, key, *tokens)
 
     def map_structured(self, calls: Sequence[tuple[str, str, Sequence[Message], type[BaseModel]]]
                        ) -> list[BaseModel | LLMError]:
@@ -196,6 +217,10 @@ class LLMClient:
                 local.release(endpoint)
             self._local.clear()
             self._chats.clear()
+
+    def _failed(self, role: str, decision: str, spec: ModelSpec, exc: LLMError) -> None:
+        self.failures.append({"role": role, "decision": decision, "model": spec.name, "kind": exc.kind,
+                              "detail": str(exc)})
 
     def _cached(self, key: str, schema: type[T]) -> T | None:
         text = self._cache.get(key)
@@ -230,11 +255,13 @@ class LLMClient:
             return self._chats[spec]
 
     def _send(self, chat: _Chat, call: tuple[str, str, ModelSpec, str], convo: list[Message],
-              json_schema: dict) -> tuple[AIMessage, BaseException | None, tuple[int, int]]:
-        """One answer from the endpoint, retrying transient failures; every answer's tokens are booked."""
-        # A dict, not the class: given the class, the SDK parses the reply itself and its parse errors carry
-        # no raw message, so neither the bad output (for the repair) nor its tokens (for the ledger) survive.
-        runnable = chat.runnable(json_schema)
+              runnable: Runnable) -> tuple[AIMessage, BaseException | None, tuple[int, int]]:
+        """One answer from the endpoint, retrying transient failures; every answer's tokens are booked.
+
+        `runnable` is the chat model itself (a plain reply) or `chat.runnable(schema)`, whose output is
+        {"raw", "parsing_error"}: built from a dict, not the class, because given the class the SDK parses the
+        reply itself and its parse errors carry no raw message, so neither the bad output (for the repair) nor
+        its tokens (for the ledger) survive."""
         spec, reason = call[2], ""
         for attempt in range(self._max_retries + 1):
             if self._max_cost is not None and self._ledger.cost >= self._max_cost:
@@ -263,11 +290,11 @@ class LLMClient:
                     raise LLMOutputError(f"{chat.url} sent {spec.name}'s reply in a form that cannot be read "
                                          f"({said})", "malformed") from None
                 else:
-                    raw = out["raw"]
+                    raw, error = (out["raw"], out["parsing_error"]) if isinstance(out, dict) else (out, None)
                     usage = raw.usage_metadata or {}
                     tokens = (usage.get("input_tokens", 0), usage.get("output_tokens", 0))
                     self._book(call, tokens)
-                    return raw, out["parsing_error"], tokens
+                    return raw, error, tokens
             if attempt < self._max_retries:
                 time.sleep(wait if wait is not None else
                            min(MAX_DELAY_S, self._backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0))

@@ -111,8 +111,8 @@ def transcribe_whisper(speech: np.ndarray, name: str, language: str = "en") -> s
     when the model is not installed or fails its checksum."""
     if language != "en" and not MODELS[name].multilingual:
         raise ValueError(f"{name} ({MODELS[name].size}) recognises English only, not {language!r}")
-    model = _model(name)
-    with _locks[name]:
+    with _locks[name]:  # also around the first load: concurrent samples would each load (and join) the model
+        model = _model(name)
         # The language is always given: base would otherwise guess one per file and may translate; no
         # conditioning on earlier windows, so one misheard window cannot steer the next.
         segments, _ = model.transcribe(speech.astype(np.float32), language=language, beam_size=BEAM_SIZE,
