@@ -11,8 +11,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agents.refresh import RefreshError, lineage
+from tools.evaluation.card import update_card
 from tools.evaluation.runner import EVAL, EvalError, evaluate, load_items, result_path, tasks
 from tools.llm import LLMClient, ModelSpec, parse_model
+from tools.run_store import CARD
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -38,6 +41,8 @@ def add_parser(subparsers: Any) -> None:
                      help="also ask each item without its image, audio or written context")
     cmd.add_argument("--concurrency", type=_count, default=4, metavar="N", help="calls in flight per endpoint")
     cmd.add_argument("--limit", type=_count, default=None, metavar="N", help="only the first N items")
+    cmd.add_argument("--versions", action="store_true",
+                     help="also evaluate every earlier version DIR refreshes, and compare them side by side")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,12 +61,34 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise EvalError("no model to evaluate; name one or more with --model NAME, --model NAME=BASE_URL or "
                         "--model local:smollm2")
     specs = _specs(args.model)
-    items = load_items(run_dir, args.limit)
-    with LLMClient({}, run_dir / EVAL, concurrency=args.concurrency) as client:
-        for spec in specs:
-            report = _with_progress(client, spec, items, run_dir, args)
-            _print(report, run_dir, spec)
+    try:
+        versions = lineage(run_dir) if args.versions else [run_dir]
+    except RefreshError as exc:
+        raise EvalError(str(exc)) from None
+    found: dict[Path, dict[str, dict]] = {}
+    for version in versions:
+        items = load_items(version, args.limit)
+        with LLMClient({}, version / EVAL, concurrency=args.concurrency) as client:
+            for spec in specs:
+                report = _with_progress(client, spec, items, version, args)
+                _print(report, version, spec)
+                found.setdefault(version, {})[spec.name] = report
+        if args.ablate and update_card(version):
+            console.print(f"the signal dependency section of {version / CARD} is updated")
+    if len(versions) > 1:
+        _compare(found, specs)
     return 0
+
+
+def _compare(found: dict[Path, dict[str, dict]], specs: list[ModelSpec]) -> None:
+    """Each model's accuracy on each version, newest first: did the model's score move, or the items?"""
+    table = Table(title="Versions side by side (micro accuracy, 95% CI)")
+    table.add_column("model")
+    for version in found:
+        table.add_column(escape(version.name))
+    for spec in specs:
+        table.add_row(escape(spec.name), *(_pct(found[v][spec.name]["micro"]) for v in found))
+    console.print(table)
 
 
 def _specs(models: list[str]) -> list[ModelSpec]:

@@ -11,6 +11,7 @@ from openai_stub import OpenAIStub, Reply
 from support import items
 
 from graph.cli import main
+from tools.evaluation.card import update_card
 
 
 def _model(answers: dict[str, str], right: bool):
@@ -42,3 +43,20 @@ def test_eval_consistency_and_report_chain(tmp_path: Path) -> None:
     page = (out / "report.html").read_text()
     assert "Accuracy per subtask" in page and "Blind (signal removed) against full" in page
     assert "strong blind" in page and page.count('class="item"') == 8
+    card = (out / "README.md").read_text()
+    assert card.count("## Signal dependency") == 1 and "| strong | entailment-mcq | 1.00 |" in card
+    assert update_card(out) and (out / "README.md").read_text() == card  # rewritten in place, not appended
+
+
+def test_eval_compares_the_versions_of_a_refreshed_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    first, second = tmp_path / "v1", tmp_path / "v2"
+    assert main(["build", "answer general knowledge questions", "--size", "4", "--out", str(first)]) == 0
+    assert main(["refresh", str(first), "--out", str(second)]) == 0
+    with OpenAIStub(lambda body: Reply("A")) as model:
+        capsys.readouterr()
+        assert main(["eval", str(second), "--model", f"always-a={model.url}", "--versions"]) == 0
+    shown = capsys.readouterr().err
+    assert "Versions side by side" in shown and "v1" in shown and "v2" in shown
+    for version in (first, second):  # each version's own results, each its own accuracy
+        result = json.loads((version / "eval" / "always-a.json").read_text())
+        assert result["micro"]["accuracy"] == pytest.approx(sum(i["answer"] == "A" for i in items(version)) / 4)
