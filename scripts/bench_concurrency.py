@@ -98,7 +98,7 @@ def plain_loop(pool: Path, out: Path, state: dict, stub: OpenAIStub) -> float:
     store, opened = store_for(str(out)), pool_for(ctx)
     grounding = state["groundings"][0]
     subtasks = {s.id: s for s in state["subtasks"]}
-    accepted = [i for i in store_for(state["run_dir"]).items()]
+    accepted = store_for(state["run_dir"]).items()
     with LLMClient(models_for(f"stub-model={stub.url}", {}), out) as client:
         policy = LLMStepPolicy(client, grounding.subtask)
         verifier = LLMVerifier(client, OfflineVerifier(speech_check=False), subtasks)

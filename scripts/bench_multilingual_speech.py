@@ -11,7 +11,7 @@ import unicodedata
 
 import numpy as np
 
-from tools.pure.asr import ASR_RATE, DITHER, word_error_rate
+from tools.pure.asr import ASR_RATE, conditioned, word_error_rate
 from tools.pure.speech import VOICES, in_language, synthesize
 from tools.pure.whisper import transcribe_whisper
 
@@ -95,8 +95,7 @@ def fold(text: str) -> str:
 
 
 def recognise(samples: np.ndarray, lang: str) -> str:
-    speech = samples.astype(np.float64) + DITHER * np.random.default_rng(0).standard_normal(len(samples))
-    return transcribe_whisper(np.clip(speech, -1, 1), "whisper-base", lang)
+    return transcribe_whisper(conditioned(samples, ASR_RATE), "whisper-base", lang)
 
 
 def main() -> None:

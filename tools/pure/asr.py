@@ -78,6 +78,13 @@ def engine(name: str) -> str:
     return POCKETSPHINX_ENGINE if name == POCKETSPHINX else engine_label(name)
 
 
+def conditioned(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Speech as every recogniser here hears it: at ASR_RATE, with a seeded dither, within [-1, 1]."""
+    speech = resample(samples, rate, ASR_RATE).astype(np.float64)
+    speech += DITHER * np.random.default_rng(0).standard_normal(len(speech))
+    return np.clip(speech, -1.0, 1.0)
+
+
 def transcribe(path: Path, name: str | None = None) -> str:
     """The words recogniser `name` (default: `recogniser()`) hears in an audio file; "" for silence.
 
@@ -91,11 +98,10 @@ def transcribe(path: Path, name: str | None = None) -> str:
         raise ValueError(f"{path.name} has no audio frames")
     if len(samples) > MAX_SECONDS * rate:
         raise ValueError(f"{path.name} lasts {len(samples) / rate:.0f} s, over the {MAX_SECONDS:.0f} s cap")
-    speech = resample(samples, rate, ASR_RATE).astype(np.float64)
-    speech += DITHER * np.random.default_rng(0).standard_normal(len(speech))
+    speech = conditioned(samples, rate)
     if name != POCKETSPHINX:
-        return transcribe_whisper(np.clip(speech, -1.0, 1.0), name)
-    pcm = np.round(np.clip(speech, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        return transcribe_whisper(speech, name)
+    pcm = np.round(speech * 32767).astype("<i2").tobytes()
     with _DECODER_LOCK:
         decoder = _decoder()
         decoder.start_utt()

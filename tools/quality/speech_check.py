@@ -11,9 +11,8 @@ import numpy as np
 
 from state.models import Check, Item, Row
 from tools.pool import Pool
-from tools.pure.asr import ASR_RATE, DITHER, engine, probe_speech, recogniser, word_error_rate
+from tools.pure.asr import conditioned, engine, probe_speech, recogniser, word_error_rate
 from tools.pure.audio_io import read_wav
-from tools.pure.speech import resample
 from tools.pure.whisper import BASE, transcribe_whisper
 
 # The highest WER against its own script that still counts as saying it, per recogniser: halfway
@@ -106,9 +105,7 @@ def _multilingual_check(item: Item, clean_path: Path, decoy: str, runs: list[tup
 
 def _hear(samples: np.ndarray, rate: int, name: str, lang: str) -> str:
     """What Whisper hears in `samples` told they are `lang`, conditioned as tools.pure.asr.transcribe does."""
-    speech = resample(samples, rate, ASR_RATE).astype(np.float64)
-    speech += DITHER * np.random.default_rng(0).standard_normal(len(speech))
-    return transcribe_whisper(np.clip(speech, -1.0, 1.0), name, lang)
+    return transcribe_whisper(conditioned(samples, rate), name, lang)
 
 
 def _script(row: Row) -> str | None:
